@@ -1,0 +1,172 @@
+// The emulated PCIe link: frame header and command catalogue, modelled on vfio-user (specs.md §5) with a function
+// id for routing and in-band MSI-X (≥ 0x8000). docs/link-protocol.md is the normative description of this file.
+import { defineStruct } from '../../layout.ts';
+
+/** Link protocol version spoken by this implementation. */
+export const LINK_VERSION = { major: 1, minor: 0 } as const;
+
+/** Largest payload (bytes after the header) a peer must accept; larger frames are answered with EMSGSIZE. */
+export const MAX_PAYLOAD = 1 << 20;
+
+/**
+ * Frame header, 16 bytes, little-endian:
+ *   +0 u32 msgId   request id chosen by the sender, echoed in the reply
+ *   +4 u16 cmd     LinkCmd
+ *   +6 u16 fn      PCI function the frame is about (0xFFFF = the link itself / management)
+ *   +8 u32 size    total frame size including this header
+ *  +12 u16 flags   LinkFlag bits
+ *  +14 u16 error   LinkErrno, valid when flags has ERROR
+ */
+export const FrameHeader = defineStruct('FrameHeader', [
+  ['msgId', 'u32'],
+  ['cmd', 'u16'],
+  ['fn', 'u16'],
+  ['size', 'u32'],
+  ['flags', 'u16'],
+  ['error', 'u16'],
+] as const, 16);
+
+export const LINK_FN = 0xffff;
+
+export const LinkFlag = {
+  REPLY: 1 << 0,
+  /** Posted request (PCIe MWr semantics): no completion unless it fails. */
+  NO_REPLY: 1 << 1,
+  ERROR: 1 << 2,
+} as const;
+
+export const LinkCmd = {
+  /** host→card: u16 major, u16 minor, then NUL-terminated JSON capabilities. Reply: same shape. */
+  VERSION: 0x0001,
+  /** host→card: announce an IOMMU window for fn: u32 flags (1 READ, 2 WRITE), u32 rsvd, u64 iova, u64 size. */
+  DMA_MAP: 0x0002,
+  /** host→card: withdraw a window: u32 flags, u32 rsvd, u64 iova, u64 size (must match a map exactly). */
+  DMA_UNMAP: 0x0003,
+  /** host→card: describe fn: reply u32 flags (1 RESET, 2 PCI), u32 numRegions, u32 numIrqs, u32 rsvd. */
+  DEVICE_GET_INFO: 0x0004,
+  /** host→card: u64 offset, u32 region (0–5 BAR, 7 config), u32 count (1,2,4). Reply: same + data[count]. */
+  REGION_READ: 0x0009,
+  /** host→card: u64 offset, u32 region, u32 count, data[count]. Config writes want a reply; BAR writes are posted. */
+  REGION_WRITE: 0x000a,
+  /** card→host: u64 iova, u64 count. Reply: u64 iova, u64 count, data[count]. */
+  DMA_READ: 0x000b,
+  /** card→host, posted: u64 iova, u64 count, data[count]. An error reply is sent only on a fault. */
+  DMA_WRITE: 0x000c,
+  /** host→card: function-level reset of fn. */
+  DEVICE_RESET: 0x000d,
+  /** card→host, posted: MSI-X message: u64 address, u32 data, u32 vector (informative). */
+  MSIX: 0x8000,
+  /** host→card: bind fn to this connection (DMA and MSI-X for fn are sent here). Reply: empty. */
+  BIND: 0x8001,
+  /** either way, on fn 0xFFFF: management channel, UTF-8 JSON MgmtRequest/MgmtReply. */
+  MGMT: 0x8002,
+  /** host→card, posted: doorbell write carrying pushed submission entries (ENA LLQ style):
+   *  u64 offset, u32 region, u32 value, then entries. */
+  DOORBELL_PUSH: 0x8003,
+  /** either way: link liveness probe. Reply: empty. */
+  PING: 0x8004,
+} as const;
+export type LinkCmd = (typeof LinkCmd)[keyof typeof LinkCmd];
+
+/** errno-style codes carried in error replies (values as Linux errno). */
+export const LinkErrno = {
+  EPERM: 1,
+  ENOENT: 2,
+  EIO: 5,
+  E2BIG: 7,
+  EBADF: 9,
+  EAGAIN: 11,
+  EFAULT: 14,
+  EBUSY: 16,
+  EEXIST: 17,
+  ENODEV: 19,
+  EINVAL: 22,
+  ENOSPC: 28,
+  ERANGE: 34,
+  ENOSYS: 38,
+  EPROTO: 71,
+  EMSGSIZE: 90,
+  ENOTSUP: 95,
+  ETIMEDOUT: 110,
+  ECONNRESET: 104,
+} as const;
+export type LinkErrno = (typeof LinkErrno)[keyof typeof LinkErrno];
+
+/** VFIO region indices (specs.md §5). */
+export const Region = { BAR0: 0, BAR5: 5, ROM: 6, CONFIG: 7 } as const;
+
+/** Payload layouts. */
+export const RegionAccess = defineStruct('RegionAccess', [
+  ['offset', 'u64'],
+  ['region', 'u32'],
+  ['count', 'u32'],
+] as const, 16);
+
+export const DmaAccess = defineStruct('DmaAccess', [
+  ['iova', 'u64'],
+  ['count', 'u64'],
+] as const, 16);
+
+export const DmaMap = defineStruct('DmaMap', [
+  ['flags', 'u32'],
+  ['rsvd', 'u32'],
+  ['iova', 'u64'],
+  ['size', 'u64'],
+] as const, 24);
+
+export const MsixMessage = defineStruct('MsixMessage', [
+  ['address', 'u64'],
+  ['data', 'u32'],
+  ['vector', 'u32'],
+] as const, 16);
+
+export const DeviceInfo = defineStruct('DeviceInfo', [
+  ['flags', 'u32'],
+  ['numRegions', 'u32'],
+  ['numIrqs', 'u32'],
+  ['rsvd', 'u32'],
+] as const, 16);
+
+/** A decoded frame: header fields plus a view of the payload (valid until the transport reuses its buffer). */
+export interface Frame {
+  msgId: number;
+  cmd: number;
+  fn: number;
+  flags: number;
+  error: number;
+  payload: Uint8Array;
+}
+
+// ---- Management channel (card ⇄ hypervisor), carried as JSON in MGMT frames on fn 0xFFFF. -------------------------
+// The card commands, the hypervisor obeys: the hypervisor never sends a MgmtRequest, only replies and events the card
+// subscribed to (console output, guest state changes).
+
+export interface VmSpec {
+  vmId: string;
+  vcpus: number;
+  memBytes: number;
+  userData: string;
+}
+
+export type MgmtRequest =
+  | { op: 'hello' }
+  | { op: 'create-vm'; vm: VmSpec }
+  | { op: 'assign-vf'; vmId: string; fn: number; slot: number }
+  | { op: 'unassign-vf'; vmId: string; fn: number }
+  | { op: 'iommu-map'; vmId: string; fn: number; iova: number; gpa: number; size: number; write: boolean }
+  | { op: 'iommu-unmap'; vmId: string; fn: number; iova: number; size: number }
+  | { op: 'start-vm'; vmId: string }
+  | { op: 'stop-vm'; vmId: string; force: boolean }
+  | { op: 'reboot-vm'; vmId: string }
+  | { op: 'destroy-vm'; vmId: string }
+  | { op: 'console-input'; vmId: string; data: string }
+  | { op: 'stats' };
+
+export type MgmtReply =
+  | { ok: true; result?: unknown }
+  | { ok: false; code: string; message: string };
+
+/** Unsolicited notifications from the hypervisor to the card (posted MGMT frames with msgId 0). */
+export type MgmtEvent =
+  | { event: 'console'; vmId: string; data: string }
+  | { event: 'vm-state'; vmId: string; state: 'booting' | 'running' | 'halted' | 'crashed'; reason: string };
