@@ -2,6 +2,7 @@
 // (size, creation time), so exports survive a restart. Durability: datasync() is fdatasync on the shared handle.
 import { open, readdir, readFile, rename, unlink, writeFile, mkdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
 
 /** Export names are volume ids; the pattern also keeps them safe as file names. */
 export const VOLUME_ID = /^vol-[A-Za-z0-9][A-Za-z0-9-]{0,63}$/;
@@ -35,10 +36,13 @@ export interface ExportInfo {
 }
 
 const ZERO_CHUNK = Buffer.alloc(1 << 20);
+/** Ranges at least this large are deallocated with fallocate(1) rather than written with zeros. */
+export const PUNCH_MIN_BYTES = 1 << 20;
+let punchToolMissing = false;
 
 /** One open export: positional I/O on a file handle shared by every connection (so a FLUSH covers all of them). */
 export class ExportFile {
-  constructor(readonly info: ExportInfo, private readonly fh: FileHandle) {}
+  constructor(readonly info: ExportInfo, readonly path: string, private readonly fh: FileHandle) {}
 
   get sizeBytes(): number {
     return this.info.sizeBytes;
@@ -62,7 +66,26 @@ export class ExportFile {
     }
   }
 
-  /** Write zeros over [offset, offset+length). Node has no fallocate(PUNCH_HOLE), so zeros are written. */
+  /**
+   * Make [offset, offset+length) read as zeros. With `mayDeallocate` and a large range the blocks are released
+   * (fallocate --punch-hole: Node has no fallocate of its own); otherwise, or if that fails, zeros are written.
+   */
+  async zeroRange(offset: number, length: number, mayDeallocate: boolean): Promise<'punched' | 'written'> {
+    if (mayDeallocate && length >= PUNCH_MIN_BYTES && !punchToolMissing && await this.punchHole(offset, length)) return 'punched';
+    await this.writeZeroes(offset, length);
+    return 'written';
+  }
+
+  private punchHole(offset: number, length: number): Promise<boolean> {
+    const args = ['--punch-hole', '--offset', String(offset), '--length', String(length), this.path];
+    return new Promise((resolve) => {
+      execFile('fallocate', args, { timeout: 60_000 }, (err) => {
+        if (err !== null && (err as NodeJS.ErrnoException).code === 'ENOENT') punchToolMissing = true;
+        resolve(err === null);
+      });
+    });
+  }
+
   async writeZeroes(offset: number, length: number): Promise<void> {
     let done = 0;
     while (done < length) {
@@ -97,7 +120,7 @@ export class ExportStore {
         const info = parseInfo(JSON.parse(await readFile(join(dir, f), 'utf8')));
         if (`${info.name}.json` !== f) throw new Error('name does not match the file name');
         const fh = await open(store.imagePath(info.name), 'r+');
-        store.exports.set(info.name, new ExportFile(info, fh));
+        store.exports.set(info.name, new ExportFile(info, store.imagePath(info.name), fh));
       } catch (e) {
         onSkip?.(f, (e as Error).message);
       }
@@ -136,7 +159,7 @@ export class ExportStore {
       await fh.close();
       throw e;
     }
-    this.exports.set(name, new ExportFile(info, fh));
+    this.exports.set(name, new ExportFile(info, this.imagePath(name), fh));
     return info;
   }
 

@@ -44,8 +44,7 @@ export async function serveTransmission(c: Conn, n: Negotiated): Promise<void> {
           await c.reader.skip(req.length); // keep the stream in step, then refuse
           data = new Failure(NBD_E.EINVAL, `write of ${req.length} bytes exceeds the maximum payload ${c.maxPayload}`);
         } else {
-          // Copy: the reader may hand out a view of a chunk that later requests share.
-          data = Buffer.from(await c.reader.readExact(req.length));
+          data = await c.reader.readExact(req.length); // a view of received chunks, never reused by the socket
         }
       }
       const p = handle(c, n, req, data).catch((e: unknown) => {
@@ -95,10 +94,12 @@ async function handle(c: Conn, n: Negotiated, req: Request, data: Buffer | Failu
       case NBD_CMD.FLUSH:
         await io(() => f.datasync());
         break;
-      case NBD_CMD.TRIM: // a hint; we zero the range so the NVMe "deallocated reads zero" promise holds on top of it
-      case NBD_CMD.WRITE_ZEROES:
-        await io(() => f.writeZeroes(offset, req.length));
+      case NBD_CMD.TRIM: // a hint; the range reads as zeros afterwards anyway (hole or written zeros)
+      case NBD_CMD.WRITE_ZEROES: {
+        const mayDeallocate = (req.flags & NBD_CMD_FLAG.NO_HOLE) === 0;
+        await io(async () => { c.count(`nbd.zero.${await f.zeroRange(offset, req.length, mayDeallocate)}`); });
         break;
+      }
       default:
         throw new Failure(NBD_E.EINVAL, `command ${req.type} is not supported`);
     }
