@@ -1,0 +1,137 @@
+// The card management API as the control plane sees it (JSON over HTTP, bearer token), and checks on what cards send.
+//   GET    /mgmt/v1/card                         → CardInfo
+//   POST   /mgmt/v1/instances                    CardLaunchRequest → 201 { instanceId, state }
+//   GET    /mgmt/v1/instances/:id                → CardInstance
+//   DELETE /mgmt/v1/instances/:id                → { instanceId, state: 'terminated' }
+//   GET    /mgmt/v1/instances/:id/console?offset → { data, next }
+//   errors: 401 Unauthorized · 404 InstanceNotFound · 400 InvalidParameter · 409 InsufficientCapacity | Conflict
+import { isInstanceStateName } from './instance-state.ts';
+import type { InstanceStateName } from './instance-state.ts';
+
+/** Where a card's management API listens and how to authenticate to it. `hostId` must match what the card reports. */
+export interface CardEndpoint {
+  hostId: string;
+  url: string;
+  token: string;
+}
+
+export interface CardInfo {
+  hostId: string;
+  mode: 'offload' | 'legacy';
+  link: 'socket' | 'shm';
+  firmware: { version: string; sha256: string };
+  capacity: { vcpus: number; memMiB: number };
+  usage: { vcpus: number; memMiB: number; instances: number };
+}
+
+export interface CardLaunchRequest {
+  instanceId: string;
+  instanceType: string;
+  vcpus: number;
+  memMiB: number;
+  userData: string;
+  volumes: Array<{ volumeId: string; sizeBytes: number; deviceName: string }>;
+}
+
+export interface CardInstance {
+  instanceId: string;
+  state: InstanceStateName;
+  stateReason: string | null;
+  launchedAt: string | null;
+  functions: Array<{ fn: number; slot: number; kind: string; volumeId?: string }>;
+}
+
+export interface CardStateReply {
+  instanceId: string;
+  state: InstanceStateName;
+}
+
+export interface CardConsoleChunk {
+  data: string;
+  next: number;
+}
+
+export type CardErrorCode = 'Unauthorized' | 'InstanceNotFound' | 'InvalidParameter' | 'InsufficientCapacity' | 'Conflict';
+
+/** Thrown by the parsers below when a card's reply does not have the contract's shape. */
+export class ContractViolation extends Error {
+  constructor(what: string, value: unknown) {
+    super(`card reply: ${what} (got ${JSON.stringify(value)?.slice(0, 80)})`);
+    this.name = 'ContractViolation';
+  }
+}
+
+type Obj = Record<string, unknown>;
+
+function obj(v: unknown, what: string): Obj {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ContractViolation(`${what} is not an object`, v);
+  return v as Obj;
+}
+function str(o: Obj, k: string): string {
+  const v = o[k];
+  if (typeof v !== 'string') throw new ContractViolation(`${k} is not a string`, v);
+  return v;
+}
+function num(o: Obj, k: string): number {
+  const v = o[k];
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new ContractViolation(`${k} is not a non-negative number`, v);
+  return v;
+}
+function oneOf<T extends string>(o: Obj, k: string, allowed: readonly T[]): T {
+  const v = o[k];
+  if (!allowed.includes(v as T)) throw new ContractViolation(`${k} is not one of ${allowed.join('|')}`, v);
+  return v as T;
+}
+function state(o: Obj): InstanceStateName {
+  const v = o['state'];
+  if (!isInstanceStateName(v)) throw new ContractViolation('state is not an EC2 state name', v);
+  return v;
+}
+function optStr(o: Obj, k: string): string | null {
+  const v = o[k];
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'string') throw new ContractViolation(`${k} is not a string`, v);
+  return v;
+}
+
+export function parseCardInfo(v: unknown): CardInfo {
+  const o = obj(v, 'card');
+  const fw = obj(o['firmware'], 'firmware');
+  const cap = obj(o['capacity'], 'capacity');
+  const use = obj(o['usage'], 'usage');
+  return {
+    hostId: str(o, 'hostId'),
+    mode: oneOf(o, 'mode', ['offload', 'legacy'] as const),
+    link: oneOf(o, 'link', ['socket', 'shm'] as const),
+    firmware: { version: str(fw, 'version'), sha256: str(fw, 'sha256') },
+    capacity: { vcpus: num(cap, 'vcpus'), memMiB: num(cap, 'memMiB') },
+    usage: { vcpus: num(use, 'vcpus'), memMiB: num(use, 'memMiB'), instances: num(use, 'instances') },
+  };
+}
+
+export function parseStateReply(v: unknown): CardStateReply {
+  const o = obj(v, 'instance');
+  return { instanceId: str(o, 'instanceId'), state: state(o) };
+}
+
+export function parseCardInstance(v: unknown): CardInstance {
+  const o = obj(v, 'instance');
+  const fns = o['functions'] ?? [];
+  if (!Array.isArray(fns)) throw new ContractViolation('functions is not an array', fns);
+  return {
+    instanceId: str(o, 'instanceId'),
+    state: state(o),
+    stateReason: optStr(o, 'stateReason'),
+    launchedAt: optStr(o, 'launchedAt'),
+    functions: fns.map((f: unknown) => {
+      const fo = obj(f, 'function');
+      const volumeId = optStr(fo, 'volumeId');
+      return { fn: num(fo, 'fn'), slot: num(fo, 'slot'), kind: str(fo, 'kind'), ...(volumeId !== null ? { volumeId } : {}) };
+    }),
+  };
+}
+
+export function parseConsoleChunk(v: unknown): CardConsoleChunk {
+  const o = obj(v, 'console');
+  return { data: str(o, 'data'), next: num(o, 'next') };
+}

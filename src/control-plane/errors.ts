@@ -1,0 +1,74 @@
+// The control plane's one error catalogue: stable codes, their HTTP status and what each means.
+// Codes follow the EC2 API where EC2 has one (reference/nitro.md §5); `InvalidInstanceID.NotFound` is EC2's name for
+// an unknown instance id and is used as-is, so EC2-minded clients can match on it.
+
+export const ErrorCatalogue = {
+  InvalidParameterValue: { status: 400, description: 'A request parameter is missing, malformed or out of range.' },
+  InvalidInstanceType: { status: 400, description: 'The instance type is not in the catalogue (GET /v1/instance-types).' },
+  'InvalidInstanceID.Malformed': { status: 400, description: 'The instance id is not i- followed by 17 hex digits.' },
+  Unauthorized: { status: 401, description: 'Missing or wrong bearer token.' },
+  'InvalidInstanceID.NotFound': { status: 404, description: 'No instance with this id.' },
+  RouteNotFound: { status: 404, description: 'No such route.' },
+  InsufficientInstanceCapacity: { status: 503, description: 'No host has room for the request right now; nothing was launched.' },
+  CardUnavailable: { status: 502, description: 'A host card did not answer, answered garbage, or refused our credentials.' },
+  InternalError: { status: 500, description: 'A bug in the control plane; it has been logged.' },
+} as const satisfies Record<string, { status: number; description: string }>;
+
+export type ErrorCode = keyof typeof ErrorCatalogue;
+
+/** An API error: a catalogue code plus a short message that names the offending value. */
+export class ApiError extends Error {
+  readonly code: ErrorCode;
+  readonly statusCode: number;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ApiError';
+    this.code = code;
+    this.statusCode = ErrorCatalogue[code].status;
+  }
+}
+
+export function isApiError(err: unknown): err is ApiError {
+  return err instanceof ApiError;
+}
+
+/** Body of every error response. */
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+  requestId: string;
+}
+
+/** Fastify's own errors (validation, bad JSON, body too large, bad content type) mapped onto the catalogue. */
+export function fromFastifyError(err: { code?: string; statusCode?: number; message: string }): ApiError {
+  if (err.code === 'FST_ERR_VALIDATION') return new ApiError('InvalidParameterValue', err.message);
+  const status = err.statusCode ?? 500;
+  if (status >= 400 && status < 500) {
+    if (status === 404) return new ApiError('RouteNotFound', err.message);
+    return new ApiError('InvalidParameterValue', err.message);
+  }
+  return new ApiError('InternalError', 'Internal error', { cause: err });
+}
+
+interface ValidationItem { instancePath?: string; message?: string; params?: Record<string, unknown> }
+
+/**
+ * Rewrite a schema-validation failure so the message names the offending value, e.g.
+ * "body/count must be <= 20 (got 50)" or "body must NOT have additional properties (colour)".
+ */
+export function describeValidation(err: { message: string; validation?: ValidationItem[]; validationContext?: string },
+  input: Record<string, unknown>): string {
+  const first = err.validation?.[0];
+  if (!first) return err.message;
+  const ctx = err.validationContext ?? 'request';
+  const path = first.instancePath ?? '';
+  let value: unknown = input[ctx];
+  for (const part of path.split('/').filter(Boolean)) {
+    value = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[part.replaceAll('~1', '/').replaceAll('~0', '~')] : undefined;
+  }
+  const extra = first.params?.['additionalProperty'];
+  const what = `${ctx}${path} ${first.message ?? 'is invalid'}`;
+  if (typeof extra === 'string') return `${what} (${JSON.stringify(extra)})`;
+  if (value === undefined || (typeof value === 'object' && value !== null)) return what;
+  return `${what} (got ${JSON.stringify(value)})`;
+}

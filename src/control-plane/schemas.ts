@@ -1,0 +1,117 @@
+// Request and reply schemas for the REST API (typebox → JSON Schema; validation and the OpenAPI document share them).
+import { Type } from '@fastify/type-provider-typebox';
+import type { Static } from '@fastify/type-provider-typebox';
+import { INSTANCE_ID_PATTERN, VOLUME_ID_PATTERN } from './ids.ts';
+import type { InstanceStateName } from './instance-state.ts';
+import { DEVICE_NAME_PATTERN, MAX_VOLUME_GIB } from './volumes.ts';
+import { ErrorCatalogue } from './errors.ts';
+
+export const MAX_LAUNCH_COUNT = 20;
+export const MAX_USER_DATA_CHARS = 16384;
+
+export const ErrorReply = Type.Object({
+  code: Type.String({ enum: Object.keys(ErrorCatalogue), description: 'A code from the catalogue in errors.ts' }),
+  message: Type.String(),
+  requestId: Type.String(),
+}, { description: 'Every 4xx/5xx reply. `code` is stable; see the catalogue in errors.ts.' });
+
+const StateName = Type.Union([
+  Type.Literal('pending'), Type.Literal('running'), Type.Literal('shutting-down'),
+  Type.Literal('terminated'), Type.Literal('stopping'), Type.Literal('stopped'),
+]);
+// Compile-time check that the union above lists exactly the EC2 states of instance-state.ts.
+type SameStates = [InstanceStateName] extends [Static<typeof StateName>]
+  ? ([Static<typeof StateName>] extends [InstanceStateName] ? true : never) : never;
+export const STATE_SCHEMA_MATCHES: SameStates = true;
+
+export const InstanceStateSchema = Type.Object({
+  code: Type.Integer({ description: 'EC2 state code: 0 pending, 16 running, 32 shutting-down, 48 terminated, 64 stopping, 80 stopped' }),
+  name: StateName,
+});
+
+export const VolumeSchema = Type.Object({
+  volumeId: Type.String({ pattern: VOLUME_ID_PATTERN }),
+  sizeGiB: Type.Integer(),
+  deviceName: Type.String(),
+  deleteOnTermination: Type.Boolean(),
+  state: Type.Union([Type.Literal('in-use'), Type.Literal('available'), Type.Literal('deleted')]),
+  createTime: Type.String(),
+});
+
+export const InstanceSchema = Type.Object({
+  instanceId: Type.String({ pattern: INSTANCE_ID_PATTERN }),
+  instanceType: Type.String(),
+  hostId: Type.String(),
+  vcpus: Type.Integer(),
+  memMiB: Type.Integer(),
+  state: InstanceStateSchema,
+  stateReason: Type.Union([Type.String(), Type.Null()]),
+  launchTime: Type.String(),
+  userData: Type.String(),
+  volumes: Type.Array(VolumeSchema),
+  transitions: Type.Array(Type.Object({
+    name: StateName, code: Type.Integer(), reason: Type.Union([Type.String(), Type.Null()]), at: Type.String(),
+  })),
+  refreshedAt: Type.Union([Type.String(), Type.Null()], { description: 'When the card last confirmed this state' }),
+});
+
+export const LaunchBody = Type.Object({
+  instanceType: Type.String({ minLength: 1, maxLength: 64, description: 'A name from GET /v1/instance-types' }),
+  count: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LAUNCH_COUNT, default: 1, description: 'All or none are launched' })),
+  userData: Type.Optional(Type.String({ maxLength: MAX_USER_DATA_CHARS, default: '', description: 'Passed to the guest as-is' })),
+  volumes: Type.Optional(Type.Array(Type.Object({
+    sizeGiB: Type.Integer({ minimum: 1, maximum: MAX_VOLUME_GIB }),
+    deviceName: Type.Optional(Type.String({ pattern: DEVICE_NAME_PATTERN, description: 'Default: next free of /dev/sdf…/dev/sdp' })),
+    deleteOnTermination: Type.Optional(Type.Boolean({ default: true })),
+  }, { additionalProperties: false }), { maxItems: 11, default: [] })),
+}, { additionalProperties: false });
+export type LaunchBody = Static<typeof LaunchBody>;
+
+export const LaunchReply = Type.Object({ instances: Type.Array(InstanceSchema) });
+
+export const InstanceIdParams = Type.Object({ id: Type.String({ description: 'i- followed by 17 hex digits' }) });
+
+export const ListQuery = Type.Object({
+  state: Type.Optional(Type.String({ description: 'Comma-separated state names, e.g. pending,running' })),
+});
+
+export const ListReply = Type.Object({ instances: Type.Array(InstanceSchema) });
+
+export const TerminateReply = Type.Object({
+  instanceId: Type.String(),
+  previousState: InstanceStateSchema,
+  currentState: InstanceStateSchema,
+});
+
+export const InstanceTypeSchema = Type.Object({
+  name: Type.String(),
+  vcpus: Type.Integer(),
+  memMiB: Type.Integer(),
+  network: Type.Optional(Type.Object({ baselineGbps: Type.Number(), peakGbps: Type.Number() })),
+  ebs: Type.Optional(Type.Object({
+    baselineMbps: Type.Number(), maxMbps: Type.Number(), baselineIops: Type.Number(), maxIops: Type.Number(),
+  })),
+  bareMetal: Type.Boolean(),
+  source: Type.String(),
+});
+
+export const InstanceTypesReply = Type.Object({ instanceTypes: Type.Array(InstanceTypeSchema) });
+
+export const HostSchema = Type.Object({
+  hostId: Type.String(),
+  url: Type.String(),
+  reachable: Type.Boolean(),
+  error: Type.Optional(Type.String()),
+  card: Type.Optional(Type.Object({
+    hostId: Type.String(),
+    mode: Type.Union([Type.Literal('offload'), Type.Literal('legacy')]),
+    link: Type.Union([Type.Literal('socket'), Type.Literal('shm')]),
+    firmware: Type.Object({ version: Type.String(), sha256: Type.String() }),
+    capacity: Type.Object({ vcpus: Type.Number(), memMiB: Type.Number() }),
+    usage: Type.Object({ vcpus: Type.Number(), memMiB: Type.Number(), instances: Type.Number() }),
+  })),
+});
+
+export const HostsReply = Type.Object({ hosts: Type.Array(HostSchema) });
+
+export const HealthReply = Type.Object({ status: Type.Literal('ok'), schemaVersion: Type.Integer(), cards: Type.Integer() });
