@@ -5,8 +5,12 @@ import { defineStruct } from '../../layout.ts';
 /** Link protocol version spoken by this implementation. */
 export const LINK_VERSION = { major: 1, minor: 0 } as const;
 
-/** Largest payload (bytes after the header) a peer must accept; larger frames are answered with EMSGSIZE. */
-export const MAX_PAYLOAD = 1 << 20;
+/** Default (and largest) `max_data_xfer_size`: the most data bytes one REGION or DMA read/write carries. */
+export const MAX_DATA_XFER = 1 << 20;
+
+/** Largest payload (bytes after the header) a peer must accept; larger frames are answered with EMSGSIZE.
+ *  Room for a full MAX_DATA_XFER transfer plus its 16-byte access header (and slack for future headers). */
+export const MAX_PAYLOAD = MAX_DATA_XFER + 64;
 
 /**
  * Frame header, 16 bytes, little-endian:
@@ -38,7 +42,8 @@ export const LinkFlag = {
 export const LinkCmd = {
   /** host→card: u16 major, u16 minor, then NUL-terminated JSON capabilities. Reply: same shape. */
   VERSION: 0x0001,
-  /** host→card: announce an IOMMU window for fn: u32 flags (1 READ, 2 WRITE), u32 rsvd, u64 iova, u64 size. */
+  /** host→card: announce an IOMMU window for fn: u32 flags (1 READ, 2 WRITE), u32 memId, u64 iova, u64 size,
+   *  u64 gpa (where the window starts inside guest memory `memId`; used by cards with shared-memory DMA). */
   DMA_MAP: 0x0002,
   /** host→card: withdraw a window: u32 flags, u32 rsvd, u64 iova, u64 size (must match a map exactly). */
   DMA_UNMAP: 0x0003,
@@ -107,12 +112,29 @@ export const DmaAccess = defineStruct('DmaAccess', [
   ['count', 'u64'],
 ] as const, 16);
 
+/** DMA_MAP payload. `memId` names a guest memory region the host shared with the card (shm transport) and `gpa`
+ *  is the window's start inside it; over a socket both are informative (the host translates). */
 export const DmaMap = defineStruct('DmaMap', [
+  ['flags', 'u32'],
+  ['memId', 'u32'],
+  ['iova', 'u64'],
+  ['size', 'u64'],
+  ['gpa', 'u64'],
+] as const, 32);
+
+/** DMA_UNMAP payload: must match an earlier DMA_MAP's iova and size exactly. */
+export const DmaUnmap = defineStruct('DmaUnmap', [
   ['flags', 'u32'],
   ['rsvd', 'u32'],
   ['iova', 'u64'],
   ['size', 'u64'],
 ] as const, 24);
+
+/** DMA_MAP flags. */
+export const DmaMapFlag = { READ: 1 << 0, WRITE: 1 << 1 } as const;
+
+/** DEVICE_GET_INFO reply flags. */
+export const DeviceInfoFlag = { RESET: 1 << 0, PCI: 1 << 1 } as const;
 
 export const MsixMessage = defineStruct('MsixMessage', [
   ['address', 'u64'],
@@ -127,7 +149,8 @@ export const DeviceInfo = defineStruct('DeviceInfo', [
   ['rsvd', 'u32'],
 ] as const, 16);
 
-/** A decoded frame: header fields plus a view of the payload (valid until the transport reuses its buffer). */
+/** A decoded frame: header fields plus a view of the payload. The codec never reuses memory it handed out, so the
+ *  view stays valid; copy it only if you keep it for long (it may pin a larger receive chunk). */
 export interface Frame {
   msgId: number;
   cmd: number;
@@ -168,5 +191,6 @@ export type MgmtReply =
 
 /** Unsolicited notifications from the hypervisor to the card (posted MGMT frames with msgId 0). */
 export type MgmtEvent =
+  | { event: 'hello'; role: 'hypervisor'; pcpus: number; memBytes: number }
   | { event: 'console'; vmId: string; data: string }
   | { event: 'vm-state'; vmId: string; state: 'booting' | 'running' | 'halted' | 'crashed'; reason: string };
