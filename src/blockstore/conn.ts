@@ -14,6 +14,22 @@ export interface BlockStoreLog {
 
 export const silentLog: BlockStoreLog = { debug() {}, info() {}, warn() {}, error() {} };
 
+/** What the server offers. Everything is on by default; switching a feature off lets tests and lessons show how
+ * a client copes with a plainer server (the server then also refuses the command with NBD_EINVAL). */
+export interface ServerFeatures {
+  readonly flush: boolean;
+  readonly fua: boolean;
+  readonly trim: boolean;
+  readonly writeZeroes: boolean;
+  readonly structuredReplies: boolean;
+  /** NBD_OPT_INFO and NBD_OPT_GO (without them, clients must fall back to NBD_OPT_EXPORT_NAME). */
+  readonly go: boolean;
+}
+
+export const ALL_FEATURES: ServerFeatures = {
+  flush: true, fua: true, trim: true, writeZeroes: true, structuredReplies: true, go: true,
+};
+
 export interface Conn {
   readonly id: number;
   readonly socket: Socket;
@@ -21,6 +37,7 @@ export interface Conn {
   readonly store: ExportStore;
   /** Largest READ/WRITE payload the server accepts (advertised in NBD_INFO_BLOCK_SIZE). */
   readonly maxPayload: number;
+  readonly features: ServerFeatures;
   /** Log a named event at `level` and count it. */
   event(level: 'debug' | 'info' | 'warn' | 'error', name: string, detail?: object): void;
   /** Count something without logging it (per-command counters on the hot path). */

@@ -5,7 +5,7 @@ import {
   NBD_DEFAULT_PREFERRED_BLOCK, NbdExportNameReply, NbdInfoBlockSize, NbdInfoExport, NbdOptionHeader, mnemonic,
 } from './protocol.ts';
 import { decodeInfoRequest, decodeOptionHeader, encodeGreeting, encodeOptionReply } from './wire.ts';
-import type { Conn } from './conn.ts';
+import type { Conn, ServerFeatures } from './conn.ts';
 import type { ExportFile } from './export-store.ts';
 
 /** What the handshake agreed on; transmission starts right after. */
@@ -22,9 +22,13 @@ export const MAX_OPTIONS = 1024;
 
 const KNOWN_CLIENT_FLAGS = NBD_FLAG_C.FIXED_NEWSTYLE | NBD_FLAG_C.NO_ZEROES;
 
-export function transmissionFlagsFor(structured: boolean): number {
-  return NBD_FLAG_T.HAS_FLAGS | NBD_FLAG_T.SEND_FLUSH | NBD_FLAG_T.SEND_FUA | NBD_FLAG_T.SEND_TRIM |
-    NBD_FLAG_T.SEND_WRITE_ZEROES | NBD_FLAG_T.CAN_MULTI_CONN | (structured ? NBD_FLAG_T.SEND_DF : 0);
+/** EBS-like flags (specs.md §6.2): HAS_FLAGS | SEND_FLUSH | SEND_FUA | SEND_TRIM | SEND_WRITE_ZEROES, plus
+ * CAN_MULTI_CONN (one file handle is shared by every connection, so a FLUSH anywhere covers all writes) and
+ * SEND_DF with structured replies (a READ is always answered with a single chunk). */
+export function transmissionFlagsFor(structured: boolean, f: ServerFeatures): number {
+  return NBD_FLAG_T.HAS_FLAGS | NBD_FLAG_T.CAN_MULTI_CONN |
+    (f.flush ? NBD_FLAG_T.SEND_FLUSH : 0) | (f.fua ? NBD_FLAG_T.SEND_FUA : 0) | (f.trim ? NBD_FLAG_T.SEND_TRIM : 0) |
+    (f.writeZeroes ? NBD_FLAG_T.SEND_WRITE_ZEROES : 0) | (structured ? NBD_FLAG_T.SEND_DF : 0);
 }
 
 /** Run the handshake; null means the connection ends here (ABORT, protocol violation, unknown EXPORT_NAME). */
@@ -66,7 +70,7 @@ export async function negotiate(c: Conn): Promise<Negotiated | null> {
           c.event('info', 'nbd.export-name.unknown', { exportName: name });
           return null;
         }
-        const flags = transmissionFlagsFor(structured);
+        const flags = transmissionFlagsFor(structured, c.features);
         const b = Buffer.alloc(NbdExportNameReply.size + (noZeroes ? 0 : NBD_EXPORT_NAME_PAD));
         b.writeBigUInt64BE(BigInt(exportFile.sizeBytes), NbdExportNameReply.offset.size);
         b.writeUInt16BE(flags, NbdExportNameReply.offset.transmissionFlags);
@@ -90,6 +94,7 @@ export async function negotiate(c: Conn): Promise<Negotiated | null> {
         break;
       case NBD_OPT.INFO:
       case NBD_OPT.GO: {
+        if (!c.features.go) { replyError(h.option, NBD_REP.ERR_UNSUP, 'INFO/GO are switched off on this server'); break; }
         const req = decodeInfoRequest(data);
         if (req === null) { replyError(h.option, NBD_REP.ERR_INVALID, 'malformed INFO/GO request'); break; }
         const exportFile = c.store.get(req.exportName);
@@ -98,13 +103,14 @@ export async function negotiate(c: Conn): Promise<Negotiated | null> {
           replyError(h.option, NBD_REP.ERR_UNKNOWN, `export "${req.exportName.slice(0, 256)}" does not exist`);
           break;
         }
-        const flags = transmissionFlagsFor(structured);
+        const flags = transmissionFlagsFor(structured, c.features);
         sendInfo(c, h.option, exportFile, flags, req.infoTypes, req.exportName);
         reply(h.option, NBD_REP.ACK);
         if (h.option === NBD_OPT.GO) return { exportFile, structured, transmissionFlags: flags };
         break;
       }
       case NBD_OPT.STRUCTURED_REPLY:
+        if (!c.features.structuredReplies) { replyError(h.option, NBD_REP.ERR_UNSUP, 'structured replies are switched off'); break; }
         if (h.length !== 0) { replyError(h.option, NBD_REP.ERR_INVALID, 'NBD_OPT_STRUCTURED_REPLY takes no data'); break; }
         structured = true;
         reply(h.option, NBD_REP.ACK);

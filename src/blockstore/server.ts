@@ -7,9 +7,9 @@ import { ExportStore, type ExportInfo } from './export-store.ts';
 import { negotiate } from './handshake.ts';
 import { serveTransmission } from './transmission.ts';
 import { NBD_DEFAULT_MAX_PAYLOAD } from './protocol.ts';
-import { silentLog, type BlockStoreLog, type Conn } from './conn.ts';
+import { ALL_FEATURES, silentLog, type BlockStoreLog, type Conn, type ServerFeatures } from './conn.ts';
 
-export type { BlockStoreLog } from './conn.ts';
+export type { BlockStoreLog, ServerFeatures } from './conn.ts';
 export { BlockStoreError, type ExportInfo } from './export-store.ts';
 
 export interface BlockStoreOptions {
@@ -23,6 +23,8 @@ export interface BlockStoreOptions {
   log?: BlockStoreLog | undefined;
   /** Largest READ/WRITE payload accepted and advertised (default 32 MiB). */
   maxPayload?: number | undefined;
+  /** Switch protocol features off (all on by default). */
+  features?: Partial<ServerFeatures> | undefined;
 }
 
 export type BlockStoreAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; socketPath: string };
@@ -47,6 +49,7 @@ interface Live { socket: Socket; exportName: string | null; done: Promise<void> 
 export async function startBlockStore(opts: BlockStoreOptions): Promise<BlockStore> {
   const log = opts.log ?? silentLog;
   const maxPayload = opts.maxPayload ?? NBD_DEFAULT_MAX_PAYLOAD;
+  const features: ServerFeatures = { ...ALL_FEATURES, ...opts.features };
   const counters = new Map<string, number>();
   const count = (name: string, by = 1): void => { counters.set(name, (counters.get(name) ?? 0) + by); };
   const store = await ExportStore.open(opts.dir, (file, reason) => {
@@ -66,6 +69,7 @@ export async function startBlockStore(opts: BlockStoreOptions): Promise<BlockSto
       reader: new SocketReader(socket),
       store,
       maxPayload,
+      features,
       event(level, name, detail) {
         count(name);
         log[level]({ event: name, conn: id, ...detail }, name);

@@ -72,6 +72,7 @@ async function handle(c: Conn, n: Negotiated, req: Request, data: Buffer | Failu
     const allowed = ALLOWED_FLAGS[req.type];
     if (allowed === undefined) throw new Failure(NBD_E.EINVAL, `command ${req.type} is not supported`);
     if ((req.flags & ~allowed) !== 0) throw new Failure(NBD_E.EINVAL, `flags 0x${req.flags.toString(16)} not valid for ${name}`);
+    if (!advertised(c, req)) throw new Failure(NBD_E.EINVAL, `${name} (flags 0x${req.flags.toString(16)}) was not advertised`);
     const f = n.exportFile;
     const end = req.offset + BigInt(req.length);
     if (req.type !== NBD_CMD.FLUSH && end > BigInt(f.sizeBytes)) {
@@ -111,6 +112,16 @@ async function handle(c: Conn, n: Negotiated, req: Request, data: Buffer | Failu
     c.event(e.errno === NBD_E.EIO ? 'error' : 'debug', `nbd.request.${mnemonic(NBD_E, e.errno)}`, { cmd: name, reason: e.message });
     replyError(c, n, req, e);
   }
+}
+
+/** A client must not use a command or FUA the server did not advertise (specs.md §6.3); we refuse it. */
+function advertised(c: Conn, req: Request): boolean {
+  const f = c.features;
+  if ((req.flags & NBD_CMD_FLAG.FUA) !== 0 && !f.fua) return false;
+  if (req.type === NBD_CMD.FLUSH) return f.flush;
+  if (req.type === NBD_CMD.TRIM) return f.trim;
+  if (req.type === NBD_CMD.WRITE_ZEROES) return f.writeZeroes;
+  return true;
 }
 
 async function io(op: () => Promise<void>): Promise<void> {

@@ -1,0 +1,85 @@
+// Shared set-up for the block-store and NBD client tests: temp dirs, a server with teardown and captured events,
+// raw sockets for byte-level tests, and bounded runs of external tools (nbdinfo, qemu-img, qemu-io, nbdkit).
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, delimiter } from 'node:path';
+import { existsSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { connect, type Socket } from 'node:net';
+import { startBlockStore, type BlockStore, type BlockStoreOptions } from '../../src/blockstore/server.ts';
+import { SocketReader } from '../../src/blockstore/socket-reader.ts';
+
+/** The tap test object, as far as these helpers use it. */
+export interface TapLike { teardown(fn: () => unknown): void }
+
+export async function tmpDir(t: TapLike, prefix = 'nbd-'): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export interface Logged { level: string; obj: Record<string, unknown> }
+
+export interface TestStore extends BlockStore { readonly logs: Logged[]; readonly dir: string }
+
+/** Start a block store on 127.0.0.1 (or `socketPath`) over `dir` (default: a fresh temp dir), closed at teardown. */
+export async function startStore(t: TapLike, opts: Partial<BlockStoreOptions> = {}): Promise<TestStore> {
+  const dir = opts.dir ?? await tmpDir(t);
+  const logs: Logged[] = [];
+  const at = (level: string) => (obj: object) => { logs.push({ level, obj: obj as Record<string, unknown> }); };
+  const store = await startBlockStore({
+    ...opts, dir, log: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') },
+  });
+  let closed = false;
+  t.teardown(async () => { if (!closed) await store.close(); });
+  const close = store.close.bind(store);
+  return Object.assign(store, { logs, dir, close: async () => { closed = true; await close(); } });
+}
+
+export interface RawPeer { socket: Socket; reader: SocketReader; closed: Promise<void> }
+
+/** A bare socket to the store, for byte-level protocol tests. */
+export async function rawConnect(t: TapLike, store: BlockStore): Promise<RawPeer> {
+  const a = store.address;
+  const socket = a.kind === 'unix' ? connect({ path: a.socketPath }) : connect({ host: a.host, port: a.port });
+  const reader = new SocketReader(socket);
+  const closed = new Promise<void>((r) => socket.once('close', () => r()));
+  t.teardown(() => { socket.destroy(); });
+  await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
+  return { socket, reader, closed };
+}
+
+/** Is an executable on PATH? */
+export function haveTool(name: string): boolean {
+  return (process.env.PATH ?? '').split(delimiter).some((d) => d !== '' && existsSync(join(d, name)));
+}
+
+/** For `t.test(name, { skip }, …)`: a reason to skip when the tool is absent — except in CI, where it must run. */
+export function skipUnlessTool(...names: string[]): false | string {
+  const missing = names.filter((n) => !haveTool(n));
+  if (missing.length === 0 || process.env.CI === 'true') return false;
+  return `${missing.join(', ')} not installed (install nbdkit / qemu-utils / libnbd-bin to run this interop test)`;
+}
+
+export interface ToolRun { code: number | null; stdout: string; stderr: string }
+
+/** Run an external tool with a hard timeout (killed with SIGKILL when it overruns). */
+export function runTool(cmd: string, args: string[], timeoutMs = 30_000): Promise<ToolRun> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
+      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : null;
+      resolve({ code, stdout, stderr: err !== null && code === null ? `${stderr}\n${err.message}` : stderr });
+    });
+  });
+}
+
+/** Deterministic bytes for data-integrity checks. */
+export function pattern(length: number, seed: number): Buffer {
+  const b = Buffer.alloc(length);
+  let x = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    b[i] = x & 0xff;
+  }
+  return b;
+}
