@@ -35,6 +35,6 @@ function encode(value: unknown, path: string): string {
       return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${encode(v, `${path}.${k}`)}`).join(',')}}`;
     }
     default:
-      throw new TypeError(`canonical JSON: ${path} is a ${typeof value}, which JSON cannot carry`);
+      throw new TypeError(`canonical JSON: ${path} has type ${typeof value}, which JSON cannot carry`);
   }
 }
