@@ -83,3 +83,48 @@ export function pattern(length: number, seed: number): Buffer {
   }
   return b;
 }
+
+// ---- Byte-level handshake steps for raw peers ----
+
+/** Read the 18-byte greeting and answer with client flags (default FIXED_NEWSTYLE | NO_ZEROES). */
+export async function greet(p: RawPeer, clientFlags = 3): Promise<Buffer> {
+  const g = await p.reader.readExact(18);
+  const f = Buffer.alloc(4);
+  f.writeUInt32BE(clientFlags);
+  p.socket.write(f);
+  return g;
+}
+
+export interface RawOptionReply { option: number; replyType: number; data: Buffer }
+
+export async function readOptionReply(p: RawPeer): Promise<RawOptionReply> {
+  const h = await p.reader.readExact(20);
+  if (h.readBigUInt64BE(0) !== 0x0003e889045565a9n) throw new Error('bad option reply magic');
+  const data = Buffer.from(await p.reader.readExact(h.readUInt32BE(16)));
+  return { option: h.readUInt32BE(8), replyType: h.readUInt32BE(12), data };
+}
+
+/** Read option replies up to and including the final one (ACK or an error). */
+export async function readUntilFinal(p: RawPeer): Promise<RawOptionReply[]> {
+  const out: RawOptionReply[] = [];
+  for (;;) {
+    const r = await readOptionReply(p);
+    out.push(r);
+    if (r.replyType === 1 || r.replyType >= 0x80000000) return out;
+  }
+}
+
+/** A raw peer taken through GO (optionally with structured replies) into transmission on `exportName`. */
+export async function rawTransmission(t: TapLike, store: BlockStore, exportName: string, structured: boolean): Promise<RawPeer> {
+  const { encodeOption, encodeInfoRequest } = await import('../../src/blockstore/wire.ts');
+  const p = await rawConnect(t, store);
+  await greet(p);
+  if (structured) {
+    p.socket.write(encodeOption(8));
+    if ((await readOptionReply(p)).replyType !== 1) throw new Error('structured replies refused');
+  }
+  p.socket.write(encodeOption(7, encodeInfoRequest(exportName, [])));
+  const replies = await readUntilFinal(p);
+  if (replies.at(-1)?.replyType !== 1) throw new Error(`GO ${exportName} failed`);
+  return p;
+}
