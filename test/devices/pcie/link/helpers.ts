@@ -11,6 +11,9 @@ import type { LinkPeer, LinkPeerOptions } from '../../../../src/devices/pcie/lin
 import { createShmLinkPair, openShmLink, ShmTransport } from '../../../../src/devices/pcie/link/shm-transport.ts';
 import { SocketTransport, connectLink, listenLink } from '../../../../src/devices/pcie/link/socket-transport.ts';
 import type { LinkTransport } from '../../../../src/devices/pcie/link/transport.ts';
+import { CardPort } from '../../../../src/devices/pcie/link/card-port.ts';
+import { RootComplex } from '../../../../src/devices/pcie/link/root-complex.ts';
+import { ToyFunction } from './toy-function.ts';
 
 export type TransportName = 'socket' | 'shm';
 export const TRANSPORTS: readonly TransportName[] = ['socket', 'shm'];
@@ -96,4 +99,23 @@ export async function rawPair(t: Test, kind: TransportName, opts: LinkPeerOption
 export async function until(cond: () => boolean, maxRounds = 100_000): Promise<void> {
   for (let i = 0; i < maxRounds && !cond(); i++) await new Promise((r) => setImmediate(r));
   if (!cond()) throw new Error('condition not reached');
+}
+
+/** Host RootComplex ↔ CardPort over `kind`, with the toy stand-in function registered on `fns`. */
+export async function linkRig(t: Test, kind: TransportName, fns: readonly number[] = [1], opts: LinkPeerOptions = {}) {
+  const { host, card } = await peerPair(t, kind, opts);
+  const cardPort = new CardPort();
+  cardPort.attach(card);
+  const rc = new RootComplex(host);
+  const toys = new Map<number, ToyFunction>();
+  for (const fn of fns) {
+    const toy = new ToyFunction(cardPort.port(fn));
+    cardPort.registerFunction(fn, toy);
+    toys.set(fn, toy);
+  }
+  return { host, card, cardPort, rc, toys, toy: toys.get(fns[0] ?? 1) as ToyFunction };
+}
+
+export function guestMemory(bytes = 1 << 20): Uint8Array {
+  return new Uint8Array(new SharedArrayBuffer(bytes));
 }
