@@ -113,15 +113,15 @@ export class NbdTransport {
     if (this.downReason !== null) return;
     this.closing = true;
     this.socket.write(encodeRequest({ flags: 0, type: NBD_CMD.DISC, cookie: 0n, offset: 0n, length: 0 }));
-    this.socket.end();
-    this.fail('closed by client');
+    this.socket.end(() => this.socket.destroy()); // let DISC reach the server before the socket goes
+    this.fail('closed by client', false);
   }
 
   /** Drop the connection now; every pending request fails with 'unavailable'. */
-  fail(reason: string): void {
+  fail(reason: string, destroy = true): void {
     if (this.downReason !== null) return;
     this.downReason = reason;
-    this.socket.destroy();
+    if (destroy) this.socket.destroy();
     const err = new BackendError('unavailable', `NBD connection lost: ${reason}`);
     for (const p of this.pending.values()) {
       if (p.timer !== null) clearTimeout(p.timer);
