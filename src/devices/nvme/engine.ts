@@ -165,12 +165,16 @@ export class QueueEngine {
       this.ctx.log.error({ event: 'nvme.internal-error', sqid: sq.id, cid: cmd.cid, opc: cmd.opc, err: String(e) });
       cmd.fail(Sc.INTERNAL_ERROR);
     }
-    if (cmd.gen === this.c.gen) {
+    const live = cmd.gen === this.c.gen;
+    if (live) {
       this.running--;
       this.c.health.busyNs += Number(this.ctx.clock.nowNs() - cmd.startNs);
       if (this.running === 0) this.wakeIdle();
     }
     if (!parked) this.complete(cmd, sq);
+    // An admin command may have unmasked events (Get Log Page) or parked an AER: answer what can be answered now,
+    // after the command's own completion.
+    if (sq.id === 0 && live) this.deliverEvents();
   }
 
   /** Post the completion of `cmd` (dropped if a controller reset happened since it was fetched). */

@@ -142,7 +142,6 @@ function abort(c: NvmeController, cmd: Command): void {
 
 function asyncEventRequest(c: NvmeController, cmd: Command): boolean {
   if (c.events.waiting.length >= c.info.aerl + 1) { cmd.fail(Sc.AER_LIMIT_EXCEEDED | DNR); return false; }
-  c.events.waiting.push(cmd);
-  queueMicrotask(() => c.engine.deliverEvents());
+  c.events.waiting.push(cmd); // answered by the engine once an unmasked event is pending
   return true;
 }

@@ -46,5 +46,4 @@ export async function getLogPage(c: NvmeController, cmd: Command): Promise<void>
 
   c.events.logRead(lid, rae);
   if (lid === Lid.CHANGED_NS_LIST && !rae) c.changedNs.length = 0;
-  if (!rae) queueMicrotask(() => c.engine.deliverEvents());
 }
