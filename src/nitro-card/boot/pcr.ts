@@ -84,3 +84,11 @@ export function replayEventLog(log: readonly MeasurementEvent[]): PcrValues {
 export function short(hex: string): string {
   return hex.length > 12 ? `${hex.slice(0, 12)}…` : hex;
 }
+
+/** One line per PCR: its value and the events that extended it (for CLI output and logs). */
+export function describePcrs(pcrs: PcrValues, log: readonly MeasurementEvent[]): string[] {
+  return pcrs.map((value, i) => {
+    const events = log.filter((e) => e.pcr === i).map((e) => `${e.event}: ${e.detail}`);
+    return `PCR${i} ${value}  ${events.length > 0 ? events.join('; ') : '(not measured)'}`;
+  });
+}
