@@ -1,0 +1,53 @@
+// The `nitrolab` command: dispatches to one module per subcommand.
+import { UsageError } from './args.ts';
+
+const USAGE = `nitrolab — an emulated Nitro-style offload card
+
+Usage: nitrolab <command> [flags]
+
+  up           start control plane + card + host processes on loopback (default data dir ./.nitrolab)
+                 --port N (8080)  --data-dir DIR  --link socket|shm  --hosts N  --mode offload|legacy  --log-level L
+  card         run one card service:  --listen <unix-path|host:port>  --data-dir DIR  --mgmt-port N  --firmware DIR
+  host         run one host emulator: --card <unix-path|host:port>  --pcpus N  --guest-mem-mib N
+  firmware     build | sign | verify card firmware images
+  attest       get | verify attestation documents
+  help         this text
+`;
+
+type Runner = (argv: string[]) => Promise<number>;
+
+const commands: Record<string, () => Promise<Runner>> = {
+  up: async () => (await import('./up.ts')).runUp,
+  card: async () => (await import('./card.ts')).runCard,
+  host: async () => (await import('./host.ts')).runHost,
+  firmware: async () => (await import('./firmware.ts')).runFirmware,
+  attest: async () => (await import('./attest.ts')).runAttest,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === 'help' || cmd === '--help' || cmd === '-h') {
+    process.stdout.write(USAGE);
+    return cmd === undefined ? 2 : 0;
+  }
+  const load = commands[cmd];
+  if (!load) {
+    process.stderr.write(`nitrolab: unknown command "${cmd}"\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    return await (await load())(rest);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`nitrolab ${cmd}: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+const code = await main(process.argv.slice(2));
+if (code !== 0 || process.argv[2] === 'help' || process.argv[2] === undefined) process.exitCode = code;
+// Long-running commands (up, card, host) return only when they have shut down.
+if (process.argv[2] !== 'up' && process.argv[2] !== 'card' && process.argv[2] !== 'host') process.exit(code);
+else process.exitCode = code;

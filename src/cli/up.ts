@@ -1,0 +1,126 @@
+// `nitrolab up`: one command, embedded defaults, everything on loopback. Spawns a card service and a host emulator
+// per host (separate OS processes; with --link shm the card runs in a worker thread of its host process), runs the
+// control plane itself, supervises the children, and prints the URLs.
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { intFlag, oneOf, parse, UsageError } from './args.ts';
+import { createRootLogger, isLogLevel, type Logger } from '../common/log.ts';
+import { reportDeath, spawnNitrolab, type ChildHandle } from './spawn.ts';
+import { readCardToken } from '../nitro-card/token.ts';
+
+export interface UpOptions {
+  port: number;
+  host: string;
+  dataDir: string;
+  link: 'socket' | 'shm';
+  hosts: number;
+  mode: 'offload' | 'legacy';
+  pcpus: number;
+  guestMemMiB: number;
+}
+
+export function parseUpArgs(argv: string[]): UpOptions & { logLevel: string | undefined } {
+  const { values } = parse(argv, {
+    port: { type: 'string' },
+    host: { type: 'string' },
+    'data-dir': { type: 'string' },
+    link: { type: 'string' },
+    hosts: { type: 'string' },
+    mode: { type: 'string' },
+    pcpus: { type: 'string' },
+    'guest-mem-mib': { type: 'string' },
+    'log-level': { type: 'string' },
+  });
+  const host = values.host ?? '127.0.0.1';
+  if (values['log-level'] !== undefined && !isLogLevel(values['log-level'])) throw new UsageError(`--log-level ${values['log-level']} is not a pino level`);
+  return {
+    port: intFlag('port', values.port, 8080, 0, 65535),
+    host,
+    dataDir: resolve(values['data-dir'] ?? '.nitrolab'),
+    link: oneOf('link', values.link, ['socket', 'shm'] as const, 'socket'),
+    hosts: intFlag('hosts', values.hosts, 1, 1, 16),
+    mode: oneOf('mode', values.mode, ['offload', 'legacy'] as const, 'offload'),
+    pcpus: intFlag('pcpus', values.pcpus, 2, 1, 64),
+    guestMemMiB: intFlag('guest-mem-mib', values['guest-mem-mib'], 32, 4, 4096),
+    logLevel: values['log-level'],
+  };
+}
+
+interface HostPair { hostId: string; card?: ChildHandle; host: ChildHandle; mgmtUrl: string }
+
+async function startHostPair(i: number, o: UpOptions, log: Logger, pretty: boolean, logArgs: string[]): Promise<HostPair> {
+  const hostId = `host-${i}`;
+  const dir = join(o.dataDir, 'hosts', hostId);
+  mkdirSync(dir, { recursive: true });
+  const linkPath = join(dir, 'link.sock');
+  const common = ['--host-id', hostId, '--mode', o.mode, ...logArgs];
+  if (o.link === 'socket') {
+    const card = spawnNitrolab(`card ${hostId}`, ['card', '--listen', linkPath, '--data-dir', join(dir, 'card'), '--mgmt-port', '0', ...common], log, { pretty });
+    const ready = await card.ready;
+    const host = spawnNitrolab(`host ${hostId}`, ['host', '--card', linkPath, '--pcpus', String(o.pcpus), '--guest-mem-mib', String(o.guestMemMiB), ...common], log, { pretty });
+    await host.ready;
+    return { hostId, card, host, mgmtUrl: String(ready.mgmtUrl) };
+  }
+  // shm: the card is a worker thread inside the host process, reached over SharedArrayBuffer rings.
+  const host = spawnNitrolab(`host ${hostId}`, ['host', '--embedded-card', '--data-dir', join(dir, 'card'), '--pcpus', String(o.pcpus), '--guest-mem-mib', String(o.guestMemMiB), ...common], log, { pretty });
+  const ready = await host.ready;
+  return { hostId, host, mgmtUrl: String(ready.mgmtUrl) };
+}
+
+export async function runUp(argv: string[]): Promise<number> {
+  const opts = parseUpArgs(argv);
+  const pretty = process.stdout.isTTY === true;
+  const log = createRootLogger({ name: 'nitrolab', ...(opts.logLevel !== undefined && isLogLevel(opts.logLevel) ? { level: opts.logLevel } : {}) });
+  const logArgs = opts.logLevel !== undefined ? ['--log-level', opts.logLevel] : [];
+  mkdirSync(opts.dataDir, { recursive: true });
+
+  const pairs: HostPair[] = [];
+  let stopping = false;
+  const children = () => pairs.flatMap((p) => (p.card ? [p.card, p.host] : [p.host]));
+  const shutdown = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ event: 'shutdown' }, 'shutting down');
+    await cp?.close().catch(() => {});
+    await Promise.all(children().map((c) => c.stop()));
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGTERM', () => void shutdown(0));
+
+  let cp: { url: string; close(): Promise<void> } | undefined;
+  try {
+    for (let i = 0; i < opts.hosts; i++) pairs.push(await startHostPair(i, opts, log, pretty, logArgs));
+  } catch (e) {
+    log.error({ event: 'start-failed', err: (e as Error).message }, (e as Error).message);
+    await Promise.all(children().map((c) => c.stop()));
+    return 1;
+  }
+  for (const c of children()) {
+    void c.exited.then((how) => { if (!stopping) reportDeath(log, c, how); });
+  }
+
+  const { startControlPlane } = await import('../control-plane/server.ts');
+  const plane = await startControlPlane({
+    port: opts.port,
+    host: opts.host,
+    dataDir: opts.dataDir,
+    cards: pairs.map((p) => ({ hostId: p.hostId, url: p.mgmtUrl, token: readCardToken(join(opts.dataDir, 'hosts', p.hostId, 'card')) })),
+    logger: log.child({ component: 'control-plane' }),
+  });
+  cp = plane;
+  const base = plane.url.replace(/\/$/, '');
+  const banner = [
+    `nitrolab is up (${opts.hosts} host${opts.hosts > 1 ? 's' : ''}, link ${opts.link}, mode ${opts.mode}, data ${opts.dataDir})`,
+    `  REST API   ${base}/v1/instances`,
+    `  API docs   ${base}/docs   (OpenAPI: ${base}/openapi.json)`,
+    `  panel      ${base}/`,
+    `  try:       curl -s -X POST ${base}/v1/instances -H 'content-type: application/json' \\`,
+    `               -d '{"instanceType":"m5.large","volumes":[{"sizeGiB":1}],"userData":"fio --name=t --filename=/dev/nvme0n1 --rw=randwrite --bs=4k --iodepth=16 --size=4m --verify=crc32c"}'`,
+  ].join('\n');
+  process.stdout.write(banner + '\n');
+  log.info({ event: 'up', url: base, hosts: opts.hosts, link: opts.link, mode: opts.mode }, 'nitrolab is up');
+  if (process.send) process.send({ type: 'ready', url: base });
+  await new Promise<never>(() => {});
+  return 0;
+}

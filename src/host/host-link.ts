@@ -1,0 +1,48 @@
+// This pCPU worker's end of the PCIe link: a root complex over a socket connection or shared-memory rings. It
+// negotiates the link version, serves the card's DMA through the IOMMU, and hands MSI-X messages to the VMs.
+import type { Gpa, Iova } from '../devices/brand.ts';
+import type { DeviceLog } from '../devices/contract.ts';
+import { RootComplex } from '../devices/pcie/link/root-complex.ts';
+import { connectLink } from '../devices/pcie/link/socket-transport.ts';
+import { openShmLink } from '../devices/pcie/link/shm-transport.ts';
+import type { WorkerLink } from '../hypervisor/pcpu-pool.ts';
+import type { FunctionAccess } from './vm-platform.ts';
+
+export interface HostLink extends FunctionAccess {
+  bind(fn: number, memory: Uint8Array): Promise<void>;
+  map(fn: number, iova: number, gpa: number, size: number, write: boolean): Promise<void>;
+  unmap(fn: number, iova: number, size: number): Promise<void>;
+  readonly rc: RootComplex;
+}
+
+export interface HostLinkHooks {
+  onMsi(fn: number, address: number, data: number): void;
+  onDown(reason: string): void;
+  log(level: 'debug' | 'info' | 'warn' | 'error', obj: Record<string, unknown>, msg: string): void;
+}
+
+export async function openHostLink(cfg: WorkerLink, hooks: HostLinkHooks): Promise<HostLink> {
+  const log: DeviceLog = {
+    debug: () => {},
+    info: (o, m) => hooks.log('info', o as Record<string, unknown>, m ?? ''),
+    warn: (o, m) => hooks.log('warn', o as Record<string, unknown>, m ?? ''),
+    error: (o, m) => hooks.log('error', o as Record<string, unknown>, m ?? ''),
+  };
+  const peer = cfg.kind === 'socket'
+    ? await connectLink(cfg.address, { name: 'pcpu-link', log })
+    : openShmLink(cfg.desc, { name: 'pcpu-link', log });
+  const rc = new RootComplex(peer, { log });
+  rc.onMsi = (fn, address, data) => hooks.onMsi(fn, address, data);
+  peer.on('down', (reason) => hooks.onDown(reason));
+  await rc.negotiate();
+  return {
+    rc,
+    configRead: (fn, off, size) => rc.configRead(fn, off, size),
+    configWrite: (fn, off, size, v) => rc.configWrite(fn, off, size, v),
+    barRead: (fn, bar, off, size) => rc.barRead(fn, bar, off, size),
+    barWrite: (fn, bar, off, size, v) => rc.barWrite(fn, bar, off, size, v),
+    bind: (fn, memory) => rc.bind(fn, memory),
+    map: (fn, iova, gpa, size, write) => rc.map(fn, iova as Iova, gpa as Gpa, size, write),
+    unmap: (fn, iova, size) => rc.unmap(fn, iova as Iova, size),
+  };
+}

@@ -1,0 +1,117 @@
+// A pCPU worker thread: runs the vCPUs of many guests cooperatively and owns this thread's end of the PCIe link
+// (its root complex). Doorbells and MMIO from its guests go straight to the card; DMA and MSI-X from the card land
+// here. The hypervisor (main thread) only tells it what to set up.
+import { parentPort, workerData } from 'node:worker_threads';
+import type { FromPcpu, ToPcpu } from '../hypervisor/pcpu-messages.ts';
+import type { WorkerLink } from '../hypervisor/pcpu-pool.ts';
+import { VmPlatform } from './vm-platform.ts';
+import { openHostLink, type HostLink } from './host-link.ts';
+
+if (!parentPort) throw new Error('pcpu-worker must run as a worker thread');
+const port = parentPort;
+const { index, link: linkCfg } = workerData as { index: number; link: WorkerLink };
+
+const send = (m: FromPcpu) => port.postMessage(m);
+const log = (level: 'debug' | 'info' | 'warn' | 'error', obj: Record<string, unknown>, msg: string) => send({ type: 'log', level, obj, msg });
+
+interface Vm { platform: VmPlatform; running: Promise<void> | undefined; vcpus: number }
+const vms = new Map<string, Vm>();
+const byFn = new Map<number, Vm>();
+
+const link: HostLink = await openHostLink(linkCfg, {
+  onMsi(fn, address, data) {
+    const vm = byFn.get(fn);
+    if (vm) vm.platform.deliverMsi(address, data);
+    else log('warn', { event: 'msi-for-unknown-fn', fn }, `MSI-X for unassigned function ${fn} dropped`);
+  },
+  onDown(reason) {
+    log('error', { event: 'link-down', reason }, `pCPU ${index}: link to card is down: ${reason}`);
+  },
+  log,
+});
+
+function vmOf(vmId: string): Vm {
+  const vm = vms.get(vmId);
+  if (!vm) throw Object.assign(new Error(`no VM ${vmId} on pCPU ${index}`), { code: 'VmNotFound' });
+  return vm;
+}
+
+async function boot(vm: Vm): Promise<void> {
+  const p = vm.platform;
+  send({ type: 'vm-state', vmId: p.vmId, state: 'booting', reason: 'start requested' });
+  try {
+    const { bootGuest } = await import('./guest/kernel.ts');
+    await bootGuest(p, {
+      onReady: () => send({ type: 'vm-state', vmId: p.vmId, state: 'running', reason: 'guest booted' }),
+    });
+    if (!p.halted) send({ type: 'vm-state', vmId: p.vmId, state: 'halted', reason: 'guest exited' });
+  } catch (e) {
+    log('error', { event: 'guest-crashed', vmId: p.vmId, err: (e as Error).stack }, `guest ${p.vmId} crashed: ${(e as Error).message}`);
+    send({ type: 'vm-state', vmId: p.vmId, state: 'crashed', reason: (e as Error).message });
+  }
+}
+
+async function handle(m: ToPcpu): Promise<unknown> {
+  switch (m.type) {
+    case 'create-vm': {
+      const platform = new VmPlatform(m.vmId, m.mem, m.userData, m.hostname, link,
+        (text) => send({ type: 'console', vmId: m.vmId, data: text }),
+        () => {
+          platform.halt();
+          send({ type: 'vm-state', vmId: m.vmId, state: 'halted', reason: 'guest powered off' });
+        });
+      vms.set(m.vmId, { platform, running: undefined, vcpus: m.vcpus });
+      return {};
+    }
+    case 'assign-vf': {
+      const vm = vmOf(m.vmId);
+      await link.bind(m.fn, vm.platform.mem);
+      vm.platform.assign(m.fn, m.slot);
+      byFn.set(m.fn, vm);
+      return {};
+    }
+    case 'unassign-vf': {
+      const vm = vmOf(m.vmId);
+      vm.platform.unassign(m.fn);
+      byFn.delete(m.fn);
+      return {};
+    }
+    case 'iommu-map':
+      vmOf(m.vmId);
+      await link.map(m.fn, m.iova, m.gpa, m.size, m.write);
+      return {};
+    case 'iommu-unmap':
+      vmOf(m.vmId);
+      await link.unmap(m.fn, m.iova, m.size);
+      return {};
+    case 'start-vm': {
+      const vm = vmOf(m.vmId);
+      if (vm.running) throw Object.assign(new Error(`VM ${m.vmId} is already running`), { code: 'IncorrectState' });
+      vm.running = boot(vm).finally(() => { vm.running = undefined; });
+      return {};
+    }
+    case 'stop-vm':
+    case 'destroy-vm': {
+      const vm = vmOf(m.vmId);
+      vm.platform.halt();
+      if (m.type === 'destroy-vm') {
+        for (const fn of vm.platform.functions()) byFn.delete(fn);
+        vms.delete(m.vmId);
+      }
+      return {};
+    }
+    case 'console-input':
+      vmOf(m.vmId).platform.input(m.data);
+      return {};
+    case 'stats':
+      return { pcpu: index, vms: vms.size, guests: [...vms.values()].map((v) => ({ vmId: v.platform.vmId, ...v.platform.counters })) };
+  }
+}
+
+port.on('message', (m: ToPcpu) => {
+  handle(m).then(
+    (result) => send({ type: 'reply', id: m.id, ok: true, result }),
+    (e: Error & { code?: string }) => send({ type: 'reply', id: m.id, ok: false, code: e.code ?? 'InternalError', message: e.message }),
+  );
+});
+send({ type: 'ready', index });

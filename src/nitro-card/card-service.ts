@@ -1,0 +1,180 @@
+// The card service: boots (security chip), then serves the management API and the PCIe link. It creates one PCI
+// function per device an instance gets (an NVMe controller per EBS volume, …), commands the hypervisor over the
+// private management channel to create the VM, assign the functions and map their IOMMU windows, and keeps each
+// instance's state and console. It is the single source of truth for what runs on its host.
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import type { Logger } from '../common/log.ts';
+import type { MgmtEvent, MgmtReply, MgmtRequest } from '../devices/pcie/link/messages.ts';
+import { CardError, type CardApi } from './mgmt-api.ts';
+import { CardInstance, type LaunchRequest } from './instances.ts';
+import { createNvmeFunction, type CardFunction, type FunctionFabric } from './functions.ts';
+import type { CardMetrics } from './metrics.ts';
+
+/** The management channel to the hypervisor (over the PCIe link). */
+export interface HypervisorChannel {
+  request(req: MgmtRequest): Promise<MgmtReply>;
+}
+
+export interface CardServiceOptions {
+  hostId: string;
+  dataDir: string;
+  mode: 'offload' | 'legacy';
+  link: 'socket' | 'shm';
+  capacity: { vcpus: number; memMiB: number };
+  /** Guest RAM the emulator actually allocates per instance (instance-type memory is scaled down to this). */
+  guestMemBytes: number;
+  firmware: { version: string; sha256: string };
+  log: Logger;
+  metrics: CardMetrics;
+}
+
+const FIRST_SLOT = 3;
+
+export class CardService implements CardApi {
+  private readonly instances = new Map<string, CardInstance>();
+  private readonly functions = new Map<string, CardFunction[]>();
+  private hypervisor: HypervisorChannel | undefined;
+  private hypervisorReady: Promise<HypervisorChannel>;
+  private resolveHypervisor!: (h: HypervisorChannel) => void;
+  private nextFn = 1;
+  attestationProvider: ((nonce: string) => unknown) | undefined;
+
+  constructor(private readonly opts: CardServiceOptions, private readonly fabric: FunctionFabric) {
+    this.hypervisorReady = new Promise((r) => (this.resolveHypervisor = r));
+    mkdirSync(join(opts.dataDir, 'volumes'), { recursive: true });
+  }
+
+  /** The hypervisor announced itself on a link connection: that connection carries the management channel. */
+  setHypervisor(ch: HypervisorChannel | undefined): void {
+    this.hypervisor = ch;
+    if (ch) this.resolveHypervisor(ch);
+    else this.hypervisorReady = new Promise((r) => (this.resolveHypervisor = r));
+  }
+
+  /** Events the hypervisor reports (console output, guest state). */
+  onEvent(ev: MgmtEvent): void {
+    if (ev.event === 'hello') return; // connection-level: handled where the link connection is known
+    const inst = this.instances.get(ev.vmId);
+    if (!inst) {
+      this.opts.log.warn({ event: 'mgmt-event-unknown-vm', vmId: ev.vmId }, `event for unknown VM ${ev.vmId}`);
+      return;
+    }
+    if (ev.event === 'console') {
+      inst.console.append(ev.data);
+      return;
+    }
+    if (ev.state === 'running' && inst.state === 'pending') inst.moveTo('running', ev.reason);
+    else if ((ev.state === 'halted' || ev.state === 'crashed') && inst.state === 'running') inst.moveTo('stopped', `guest ${ev.state}: ${ev.reason}`);
+  }
+
+  info() {
+    const live = [...this.instances.values()].filter((i) => i.state !== 'terminated');
+    return {
+      hostId: this.opts.hostId,
+      mode: this.opts.mode,
+      link: this.opts.link,
+      firmware: this.opts.firmware,
+      capacity: this.opts.capacity,
+      usage: {
+        vcpus: live.reduce((s, i) => s + i.req.vcpus, 0),
+        memMiB: live.reduce((s, i) => s + i.req.memMiB, 0),
+        instances: live.length,
+      },
+      hypervisorConnected: this.hypervisor !== undefined,
+    };
+  }
+
+  get(instanceId: string): CardInstance | undefined {
+    return this.instances.get(instanceId);
+  }
+
+  private async command(req: MgmtRequest): Promise<unknown> {
+    const h = this.hypervisor ?? (await Promise.race([
+      this.hypervisorReady,
+      new Promise<never>((_, rej) => setTimeout(() => rej(new CardError('HypervisorUnavailable', 503, 'the hypervisor has not connected to this card')), 10_000)),
+    ]));
+    const reply = await h.request(req);
+    if (!reply.ok) throw new CardError(reply.code, 409, `hypervisor refused ${req.op}: ${reply.message}`);
+    return reply.result;
+  }
+
+  async launch(req: LaunchRequest): Promise<CardInstance> {
+    if (this.instances.has(req.instanceId)) throw new CardError('Conflict', 409, `instance ${req.instanceId} already exists`);
+    const { usage, capacity } = this.info();
+    if (usage.vcpus + req.vcpus > capacity.vcpus || usage.memMiB + req.memMiB > capacity.memMiB) {
+      throw new CardError('InsufficientCapacity', 409, `host ${this.opts.hostId} has ${capacity.vcpus - usage.vcpus} vCPUs and ${capacity.memMiB - usage.memMiB} MiB left; ${req.instanceType} needs ${req.vcpus} and ${req.memMiB}`);
+    }
+    const inst = new CardInstance(req);
+    inst.guestMemBytes = this.opts.guestMemBytes;
+    this.instances.set(req.instanceId, inst);
+    const fns: CardFunction[] = [];
+    this.functions.set(req.instanceId, fns);
+    const log = this.opts.log.child({ instanceId: req.instanceId });
+    try {
+      for (const vol of req.volumes) {
+        const fn = this.nextFn++;
+        const f = await createNvmeFunction(this.fabric, {
+          fn,
+          personality: 'ebs',
+          volumeId: vol.volumeId,
+          deviceName: vol.deviceName,
+          sizeBytes: vol.sizeBytes,
+          path: join(this.opts.dataDir, 'volumes', `${vol.volumeId}.img`),
+          log,
+          metrics: this.opts.metrics,
+        });
+        fns.push(f);
+      }
+      await this.command({ op: 'create-vm', vm: { vmId: req.instanceId, vcpus: req.vcpus, memBytes: inst.guestMemBytes, userData: req.userData } });
+      for (const [i, f] of fns.entries()) {
+        const slot = FIRST_SLOT + i;
+        await this.command({ op: 'assign-vf', vmId: req.instanceId, fn: f.fn, slot });
+        // The VF may DMA anywhere in its VM's RAM (the hypervisor programs the IOMMU; identity IOVA = GPA).
+        await this.command({ op: 'iommu-map', vmId: req.instanceId, fn: f.fn, iova: 0, gpa: 0, size: inst.guestMemBytes, write: true });
+        inst.functions.push({ fn: f.fn, slot, kind: f.kind, ...(f.volumeId !== undefined ? { volumeId: f.volumeId } : {}) });
+      }
+      await this.command({ op: 'start-vm', vmId: req.instanceId });
+      log.info({ event: 'instance-launched', functions: inst.functions }, `launched ${req.instanceId} with ${fns.length} function(s)`);
+      return inst;
+    } catch (e) {
+      log.error({ event: 'launch-failed', err: (e as Error).message }, `launch of ${req.instanceId} failed: ${(e as Error).message}`);
+      await this.teardown(req.instanceId).catch(() => {});
+      this.instances.delete(req.instanceId);
+      this.functions.delete(req.instanceId);
+      throw e instanceof CardError ? e : new CardError('LaunchFailed', 500, (e as Error).message);
+    }
+  }
+
+  private async teardown(instanceId: string): Promise<void> {
+    if (this.hypervisor) {
+      const r = await this.hypervisor.request({ op: 'destroy-vm', vmId: instanceId });
+      if (!r.ok && r.code !== 'VmNotFound') this.opts.log.warn({ event: 'destroy-vm-failed', instanceId, code: r.code }, r.message);
+    }
+    for (const f of this.functions.get(instanceId) ?? []) await f.close();
+    this.functions.set(instanceId, []);
+  }
+
+  async terminate(instanceId: string): Promise<CardInstance> {
+    const inst = this.instances.get(instanceId);
+    if (!inst) throw new CardError('InstanceNotFound', 404, `instance ${instanceId} is not on this card`);
+    if (inst.state === 'terminated') return inst;
+    inst.moveTo('shutting-down', 'terminate requested');
+    await this.teardown(instanceId);
+    inst.moveTo('terminated', 'terminated by request');
+    return inst;
+  }
+
+  async consoleInput(instanceId: string, data: string): Promise<void> {
+    await this.command({ op: 'console-input', vmId: instanceId, data });
+  }
+
+  attestation(nonce: string): unknown {
+    if (!this.attestationProvider) throw new CardError('NotSupported', 501, 'attestation is not available on this card');
+    return this.attestationProvider(nonce);
+  }
+
+  async close(): Promise<void> {
+    for (const id of this.functions.keys()) for (const f of this.functions.get(id) ?? []) await f.close().catch(() => {});
+  }
+}

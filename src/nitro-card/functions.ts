@@ -1,0 +1,65 @@
+// The PCI functions the card creates for an instance. Each is a device model wrapped in a PciFunction, registered
+// on the card's end of the link, with a DeviceContext whose DMA and MSI-X go over the connection the function is
+// bound on. EBS volumes are NVMe controllers backed (for now) by a sparse file in the card's data dir.
+import type { Logger } from '../common/log.ts';
+import type { DeviceContext } from '../devices/contract.ts';
+import { PciFunction } from '../devices/pcie/pci-function.ts';
+import type { CardPort } from '../devices/pcie/link/card-port.ts';
+import { NvmeController } from '../devices/nvme/index.ts';
+import type { BlockBackend } from '../devices/nvme/backend.ts';
+import { FileBackend } from './ebs/file-backend.ts';
+import type { CardMetrics } from './metrics.ts';
+import { realClock } from '../common/clock.ts';
+
+export type FunctionFabric = CardPort;
+
+export interface CardFunction {
+  readonly fn: number;
+  readonly kind: 'nvme-ebs' | 'nvme-instance-store' | 'virtio-net';
+  readonly volumeId?: string;
+  readonly pci: PciFunction;
+  close(): Promise<void>;
+}
+
+export interface NvmeFunctionSpec {
+  fn: number;
+  personality: 'ebs' | 'instance-store';
+  volumeId: string;
+  deviceName: string;
+  sizeBytes: number;
+  path: string;
+  log: Logger;
+  metrics: CardMetrics;
+  /** A backend to use instead of the sparse file at `path` (e.g. an NBD client). */
+  backend?: BlockBackend;
+}
+
+export async function createNvmeFunction(fabric: FunctionFabric, spec: NvmeFunctionSpec): Promise<CardFunction> {
+  const log = spec.log.child({ fn: spec.fn, device: 'nvme', volumeId: spec.volumeId });
+  const metrics = spec.metrics.scoped('nvme');
+  const port = fabric.port(spec.fn);
+  const pci = new PciFunction({ sendMsi: (a, d, v) => port.sendMsi(a, d, v), log, metrics });
+  const ctx: DeviceContext = { dma: port.dma, irq: pci.irq, clock: realClock, log, metrics };
+  const backend = spec.backend ?? (await FileBackend.open(spec.path, { sizeBytes: spec.sizeBytes }));
+  const dev = new NvmeController(ctx, {
+    personality: spec.personality,
+    serial: spec.volumeId.replace('-', ''),
+    blockDeviceName: spec.deviceName,
+    fn: spec.fn,
+  });
+  dev.attachNamespace(1, backend, 512);
+  pci.attach(dev);
+  fabric.registerFunction(spec.fn, pci);
+  log.info({ event: 'function-created', sizeBytes: spec.sizeBytes }, `fn ${spec.fn}: NVMe ${spec.personality} for ${spec.volumeId}`);
+  return {
+    fn: spec.fn,
+    kind: spec.personality === 'ebs' ? 'nvme-ebs' : 'nvme-instance-store',
+    volumeId: spec.volumeId,
+    pci,
+    async close() {
+      fabric.unregisterFunction(spec.fn);
+      pci.reset();
+      await backend.close();
+    },
+  };
+}

@@ -1,0 +1,55 @@
+// Instances as the card knows them: their state machine (EC2 names), the functions the card created for them, and
+// their console. The control plane reads these through the management API; the card is the source of truth.
+import { ConsoleBuffer } from './console-buffer.ts';
+
+export type InstanceState = 'pending' | 'running' | 'stopping' | 'stopped' | 'shutting-down' | 'terminated';
+
+export interface VolumeSpec { volumeId: string; sizeBytes: number; deviceName: string }
+
+export interface LaunchRequest {
+  instanceId: string;
+  instanceType: string;
+  vcpus: number;
+  memMiB: number;
+  userData: string;
+  volumes: VolumeSpec[];
+}
+
+export interface CardFunctionInfo { fn: number; slot: number; kind: 'nvme-ebs' | 'nvme-instance-store' | 'virtio-net'; volumeId?: string }
+
+export interface Transition { at: string; from: InstanceState | null; to: InstanceState; reason: string }
+
+export class CardInstance {
+  state: InstanceState = 'pending';
+  stateReason = 'launch requested';
+  readonly launchedAt = new Date().toISOString();
+  readonly functions: CardFunctionInfo[] = [];
+  readonly console = new ConsoleBuffer();
+  readonly transitions: Transition[] = [];
+  /** Guest memory actually given to the VM (the emulator scales instance-type memory down). */
+  guestMemBytes = 0;
+
+  constructor(readonly req: LaunchRequest) {
+    this.transitions.push({ at: this.launchedAt, from: null, to: 'pending', reason: this.stateReason });
+  }
+
+  moveTo(to: InstanceState, reason: string): void {
+    if (to === this.state) return;
+    this.transitions.push({ at: new Date().toISOString(), from: this.state, to, reason });
+    this.state = to;
+    this.stateReason = reason;
+  }
+
+  view() {
+    return {
+      instanceId: this.req.instanceId,
+      instanceType: this.req.instanceType,
+      state: this.state,
+      stateReason: this.stateReason,
+      launchedAt: this.launchedAt,
+      guestMemBytes: this.guestMemBytes,
+      functions: this.functions,
+      transitions: this.transitions,
+    };
+  }
+}

@@ -1,0 +1,120 @@
+// Card start-up, the same for a card process (socket link) and an embedded card worker (shm link): the security chip
+// verifies and measures the firmware (refusing to boot otherwise), then the card serves its PCIe link and its
+// authenticated management API.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../common/log.ts';
+import { CardPort } from '../devices/pcie/link/card-port.ts';
+import type { LinkPeer } from '../devices/pcie/link/peer.ts';
+import { DEFAULT_FIRMWARE_DIR, DEV_ROOT_PUBLIC_KEY, FirmwareError } from './boot/firmware.ts';
+import { resolveBootFirmware } from './boot/update.ts';
+import { verifyAndMeasure, type BootMeasurement } from './boot/security-chip.ts';
+import { createAttestation } from './boot/attestation.ts';
+import { CardService } from './card-service.ts';
+import { buildMgmtApi } from './mgmt-api.ts';
+import { CardMetrics } from './metrics.ts';
+import { ensureCardToken, TOKEN_FILE } from './token.ts';
+
+export interface StartCardOptions {
+  hostId: string;
+  dataDir: string;
+  mode: 'offload' | 'legacy';
+  link: 'socket' | 'shm';
+  mgmtHost: string;
+  mgmtPort: number;
+  firmwareDir?: string | undefined;
+  rootKey?: string | undefined;
+  guestMemBytes: number;
+  capacity: { vcpus: number; memMiB: number };
+  log: Logger;
+}
+
+export interface RunningCard {
+  readonly mgmtUrl: string;
+  readonly tokenPath: string;
+  readonly card: CardService;
+  readonly port: CardPort;
+  readonly boot: BootMeasurement;
+  /** Serve one link connection (a hypervisor management channel or a pCPU's link). */
+  attach(peer: LinkPeer): void;
+  close(): Promise<void>;
+}
+
+/** Security-chip boot: pick the image (staged update, current, rollback or built-in), verify it and measure it. */
+export function secureBoot(o: Pick<StartCardOptions, 'dataDir' | 'firmwareDir' | 'rootKey' | 'mode' | 'link' | 'log'>): BootMeasurement {
+  const rootKey = o.rootKey ?? DEV_ROOT_PUBLIC_KEY;
+  const firmwareDir = o.firmwareDir ?? DEFAULT_FIRMWARE_DIR;
+  // An explicit --firmware DIR is booted as given (how a student tries their own or a tampered image); otherwise the
+  // staged/current/rollback slots in the card's data dir are considered first.
+  const dir = o.firmwareDir !== undefined ? firmwareDir : resolveBootFirmware(o.dataDir, firmwareDir, rootKey).firmwareDir;
+  const boot = verifyAndMeasure({ firmwareDir: dir, rootPublicKey: rootKey, runtimeConfig: { mode: o.mode, link: o.link }, cardDataDir: o.dataDir });
+  for (const m of boot.measurements) {
+    o.log.info({ event: 'measured', pcr: m.pcr, stage: m.event, detail: m.detail, digest: m.digest }, `PCR${m.pcr} ← ${m.event}: ${m.detail}`);
+  }
+  o.log.info({ event: 'secure-boot-ok', firmware: boot.firmware, dir }, `firmware ${boot.firmware.name} ${boot.firmware.version} verified`);
+  return boot;
+}
+
+export async function startCard(o: StartCardOptions): Promise<RunningCard> {
+  mkdirSync(o.dataDir, { recursive: true });
+  let boot: BootMeasurement;
+  try {
+    boot = secureBoot(o);
+  } catch (e) {
+    if (e instanceof FirmwareError) {
+      o.log.fatal({ event: 'secure-boot-refused', check: e.check }, `card refuses to boot: ${e.message} (check: ${e.check})`);
+    }
+    throw e;
+  }
+  const metrics = new CardMetrics();
+  const port = new CardPort({ log: o.log.child({ component: 'link' }), metrics: metrics.scoped('link') });
+  const card = new CardService({
+    hostId: o.hostId,
+    dataDir: o.dataDir,
+    mode: o.mode,
+    link: o.link,
+    capacity: o.capacity,
+    guestMemBytes: o.guestMemBytes,
+    firmware: { version: boot.firmware.version, sha256: boot.firmware.sha256 },
+    log: o.log.child({ component: 'card' }),
+    metrics,
+  }, port);
+  const identity = boot.identity;
+  if (identity) {
+    card.attestationProvider = (nonce) => createAttestation({
+      nonce, pcrs: boot.pcrs, eventLog: boot.measurements, firmware: boot.firmware,
+      cardPublicKey: identity.publicKey, signingKey: identity.privateKey, hostId: o.hostId,
+    });
+  }
+  port.onMgmtEvent = (ev, peer) => {
+    if (ev.event === 'hello') {
+      o.log.info({ event: 'hypervisor-connected', pcpus: ev.pcpus }, `hypervisor connected (${ev.pcpus} pCPUs)`);
+      card.setHypervisor(port.mgmtChannel(peer, 30_000));
+      peer.on('down', (reason) => {
+        o.log.error({ event: 'hypervisor-disconnected', reason }, `hypervisor management channel down: ${reason}`);
+        card.setHypervisor(undefined);
+      });
+      return;
+    }
+    card.onEvent(ev);
+  };
+  const token = ensureCardToken(o.dataDir);
+  const api = await buildMgmtApi(card, token, o.log);
+  await api.listen({ host: o.mgmtHost, port: o.mgmtPort });
+  const addr = api.server.address();
+  const mgmtUrl = typeof addr === 'object' && addr ? `http://${o.mgmtHost}:${addr.port}` : `http://${o.mgmtHost}:${o.mgmtPort}`;
+  o.log.info({ event: 'card-ready', mgmtUrl }, `card ${o.hostId} management API on ${mgmtUrl}`);
+  return {
+    mgmtUrl,
+    tokenPath: join(o.dataDir, TOKEN_FILE),
+    card,
+    port,
+    boot,
+    attach: (peer) => port.attach(peer),
+    async close() {
+      await api.close();
+      await card.close();
+      port.close();
+    },
+  };
+}

@@ -1,0 +1,77 @@
+// Starts the real `nitrolab up` (control plane + card + host processes) on loopback in a temp data dir, for
+// whole-system tests that talk to it as a user would: over REST.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BIN = fileURLToPath(new URL('../../bin/nitrolab.js', import.meta.url));
+
+export interface RunningNitrolab {
+  url: string;
+  dataDir: string;
+  proc: ChildProcess;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export async function startNitrolab(args: string[] = [], timeoutMs = 60_000): Promise<RunningNitrolab> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'nl-e2e-'));
+  const proc = spawn(process.execPath, [BIN, 'up', '--port', '0', '--data-dir', dataDir, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    env: { ...process.env, NITROLAB_LOG_LEVEL: process.env.NITROLAB_LOG_LEVEL ?? 'info' },
+  });
+  let out = '';
+  proc.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
+  proc.stderr?.on('data', (d: Buffer) => { out += d.toString(); });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`nitrolab up not ready after ${timeoutMs} ms:\n${out}`)), timeoutMs);
+    proc.on('message', (m: { type?: string; url?: string }) => {
+      if (m.type === 'ready' && m.url) { clearTimeout(timer); resolve(m.url); }
+    });
+    proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`nitrolab up exited with ${code}:\n${out}`)); });
+  });
+  return {
+    url,
+    dataDir,
+    proc,
+    output: () => out,
+    async stop() {
+      if (proc.exitCode === null) {
+        const exited = new Promise((r) => proc.once('exit', r));
+        proc.kill('SIGTERM');
+        const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(t);
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function api<T = unknown>(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(base + path, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try { parsed = JSON.parse(text); } catch { /* plain text */ }
+  return { status: res.status, body: parsed as T };
+}
+
+/** Poll `fn` until it returns a value (not undefined) or the deadline passes. */
+export async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000, everyMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (e) { last = e; }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
