@@ -128,3 +128,51 @@ export async function rawTransmission(t: TapLike, store: BlockStore, exportName:
   if (replies.at(-1)?.replyType !== 1) throw new Error(`GO ${exportName} failed`);
   return p;
 }
+
+export interface ExternalServer { url: string; stop(): Promise<void> }
+
+/**
+ * Start `nbdkit -U - <args>` and resolve once it listens: nbdkit runs `--run` only when its socket is ready, and
+ * that command prints the URI and then waits on stdin, so closing stdin stops the server. Killed at teardown.
+ */
+export async function startNbdkit(t: TapLike, args: string[], timeoutMs = 20_000): Promise<ExternalServer> {
+  const { spawn } = await import('node:child_process');
+  const child = spawn('nbdkit', ['-U', '-', '--exit-with-parent', ...args, '--run', 'echo "$uri"; cat >/dev/null'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    child.stdin.end();
+    const killer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    await exited;
+    clearTimeout(killer);
+  };
+  t.teardown(stop);
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`nbdkit did not start: ${err}`)); }, timeoutMs);
+    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const nl = out.indexOf('\n');
+      if (nl >= 0) { clearTimeout(timer); resolve(out.slice(0, nl).trim()); }
+    });
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`nbdkit exited (${code}): ${err}`)); });
+  });
+  return { url, stop };
+}
+
+/** Start `qemu-nbd` on a raw file, on a Unix socket; `--fork` returns once the socket is ready. Killed at teardown. */
+export async function startQemuNbd(t: TapLike, file: string, dir: string): Promise<ExternalServer> {
+  const { readFile } = await import('node:fs/promises');
+  const sock = join(dir, 'qemu-nbd.sock');
+  const pidFile = join(dir, 'qemu-nbd.pid');
+  const r = await runTool('qemu-nbd', ['-f', 'raw', '-k', sock, '--persistent', '--fork', '--pid-file', pidFile, '-x', 'disk', '--cache=none', '--aio=threads', file]);
+  if (r.code !== 0) throw new Error(`qemu-nbd failed: ${r.stderr}`);
+  const pid = Number((await readFile(pidFile, 'utf8')).trim());
+  const stop = async (): Promise<void> => { try { process.kill(pid, 'SIGTERM'); } catch { /* already gone */ } };
+  t.teardown(stop);
+  return { url: `nbd+unix:///disk?socket=${encodeURIComponent(sock)}`, stop };
+}

@@ -90,7 +90,7 @@ t.test('a request times out with BackendError timeout and its late reply is stil
   const dst = new Uint8Array(4);
   const slow = r.transport.submit({ type: NBD_CMD.READ, flags: 0, offset: 0, length: 4, dst });
   const req = await nextRequest(r);
-  await t.rejects(slow, { kind: 'timeout' });
+  await t.rejects(slow, { name: 'BackendError', kind: 'timeout' });
   t.ok(r.counts.includes('nbd.client.timeout'));
   const next = r.transport.submit({ type: NBD_CMD.FLUSH, flags: 0, offset: 0, length: 0 });
   const req2 = await nextRequest(r);
@@ -106,9 +106,9 @@ t.test('the server going away fails every pending request with unavailable', asy
   await nextRequest(r);
   r.server.destroy();
   for (const p of ps) await t.rejects(p, BackendError);
-  for (const p of ps) await t.rejects(p, { kind: 'unavailable' });
+  for (const p of ps) await t.rejects(p, { name: 'BackendError', kind: 'unavailable' });
   t.equal(r.downs.length, 1, 'onDown called once');
-  await t.rejects(r.transport.submit({ type: NBD_CMD.FLUSH, flags: 0, offset: 0, length: 0 }), { kind: 'unavailable' });
+  await t.rejects(r.transport.submit({ type: NBD_CMD.FLUSH, flags: 0, offset: 0, length: 0 }), { name: 'BackendError', kind: 'unavailable' });
 });
 
 t.test('protocol violations hard-disconnect: unknown cookie, unknown chunk type, chunk outside the request', async (t) => {
@@ -128,7 +128,7 @@ t.test('protocol violations hard-disconnect: unknown cookie, unknown chunk type,
     const p = r.transport.submit({ type: NBD_CMD.READ, flags: 0, offset: 0, length: 512, dst: new Uint8Array(512) });
     const req = await nextRequest(r);
     r.server.write(reply(req.cookie));
-    await t.rejects(p, { kind: 'unavailable' }, name);
+    await t.rejects(p, { name: 'BackendError', kind: 'unavailable' }, name);
     t.ok(r.counts.includes('nbd.client.protocol-error'), `${name}: named event`);
   }
 });
