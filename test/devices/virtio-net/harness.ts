@@ -18,8 +18,8 @@ export interface Rig {
 export function makeRig(opts: Partial<Omit<VirtioNetOptions, 'ctx' | 'backend'>> & { queueSize?: number } = {}): Rig {
   const host = new FakeHost(1 << 20);
   const sent: Uint8Array[] = [];
-  const net = new VirtioNet({ ctx: host.context(), backend: { transmit: (f) => sent.push(f) }, mac: MAC, ...opts });
   const size = opts.queueSize ?? 16;
+  const net = new VirtioNet({ ctx: host.context(), backend: { transmit: (f) => sent.push(f) }, mac: MAC, ...opts, queueSize: size });
   const rx = new GuestVirtq(host, 0x1000, size, 0x10000);
   const tx = new GuestVirtq(host, 0x4000, size, 0x40000);
   return { host, net, sent, rx, tx };
