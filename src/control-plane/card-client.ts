@@ -42,6 +42,15 @@ export interface CardClientOptions {
   onRequest?: (hostId: string, op: string, outcome: 'ok' | CardFailure) => void;
 }
 
+/** Wrap a parser so a reply about some other instance is a contract violation. */
+function sameId<T extends { instanceId: string }>(want: string, parse: (v: unknown) => T): (v: unknown) => T {
+  return (v) => {
+    const out = parse(v);
+    if (out.instanceId !== want) throw new ContractViolation(`reply is about another instance than ${want}`, out.instanceId);
+    return out;
+  };
+}
+
 export class CardClient {
   readonly endpoint: CardEndpoint;
   readonly #timeoutMs: number;
@@ -68,15 +77,15 @@ export class CardClient {
   }
 
   launch(req: CardLaunchRequest): Promise<CardStateReply> {
-    return this.#call('launch', 'POST', '/mgmt/v1/instances', req, 201, parseStateReply);
+    return this.#call('launch', 'POST', '/mgmt/v1/instances', req, 201, sameId(req.instanceId, parseStateReply));
   }
 
   describe(instanceId: string): Promise<CardInstance> {
-    return this.#call('describe', 'GET', `/mgmt/v1/instances/${encodeURIComponent(instanceId)}`, undefined, 200, parseCardInstance);
+    return this.#call('describe', 'GET', `/mgmt/v1/instances/${encodeURIComponent(instanceId)}`, undefined, 200, sameId(instanceId, parseCardInstance));
   }
 
   terminate(instanceId: string): Promise<CardStateReply> {
-    return this.#call('terminate', 'DELETE', `/mgmt/v1/instances/${encodeURIComponent(instanceId)}`, undefined, 200, parseStateReply);
+    return this.#call('terminate', 'DELETE', `/mgmt/v1/instances/${encodeURIComponent(instanceId)}`, undefined, 200, sameId(instanceId, parseStateReply));
   }
 
   console(instanceId: string, offset: number): Promise<CardConsoleChunk> {

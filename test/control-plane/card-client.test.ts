@@ -64,4 +64,6 @@ t.test('a reply outside the contract, or from the wrong host, is `unknown`', asy
   t.teardown(() => ok.close());
   card.failNext('POST', { status: 201, body: { instanceId: 'i-00000000000000005', state: 'booting' } });
   await t.rejects(ok.launch(launchReq('i-00000000000000005')), { failure: 'unknown', message: /state is not an EC2 state name/ });
+  card.failNext('DELETE', { status: 200, body: { instanceId: 'i-99999999999999999', state: 'terminated' } });
+  await t.rejects(ok.terminate('i-00000000000000005'), { failure: 'unknown', message: /another instance than i-00000000000000005/ });
 });

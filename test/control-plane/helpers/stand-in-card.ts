@@ -23,6 +23,8 @@ export interface StandInOptions {
   token?: string;
   vcpus?: number;
   memMiB?: number;
+  /** Report new instances as already running (a card whose guests boot before it answers). */
+  bootImmediately?: boolean;
 }
 
 /** A reply the stand-in gives instead of the contract's: an error status, silence, non-JSON, or apply-but-never-answer. */
@@ -32,6 +34,7 @@ export class StandInCard {
   readonly hostId: string;
   readonly token: string;
   readonly capacity: { vcpus: number; memMiB: number };
+  readonly bootImmediately: boolean;
   readonly instances = new Map<string, StandInInstance>();
   /** Every request seen, as "METHOD path". */
   readonly requests: string[] = [];
@@ -43,6 +46,7 @@ export class StandInCard {
     this.hostId = opts.hostId ?? 'host-0';
     this.token = opts.token ?? 'card-secret';
     this.capacity = { vcpus: opts.vcpus ?? 8, memMiB: opts.memMiB ?? 32768 };
+    this.bootImmediately = opts.bootImmediately ?? false;
     this.#server = http.createServer((req, res) => { this.#handle(req, res); });
   }
 
@@ -139,10 +143,10 @@ export class StandInCard {
       }
       this.instances.set(id, {
         instanceId: id, instanceType: String(body['instanceType']), vcpus, memMiB, userData: String(body['userData']),
-        volumes: body['volumes'] as StandInInstance['volumes'], state: 'pending', stateReason: null,
+        volumes: body['volumes'] as StandInInstance['volumes'], state: this.bootImmediately ? 'running' : 'pending', stateReason: null,
         launchedAt: new Date().toISOString(), console: '',
       });
-      return [201, { instanceId: id, state: 'pending' }];
+      return [201, { instanceId: id, state: this.instances.get(id)?.state }];
     }
     const m = /^\/mgmt\/v1\/instances\/([^/]+)(\/console)?$/.exec(p);
     const inst = m?.[1] !== undefined ? this.instances.get(m[1]) : undefined;
