@@ -23,7 +23,6 @@ import { healthRoutes } from './routes/health.ts';
 
 /** A plugin registered inside the control plane's scope (it sees `app.controlPlane`), e.g. the panel. */
 export interface ExtraPlugin {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   plugin: FastifyPluginAsync<any> | FastifyPluginCallback<any>;
   options?: Record<string, unknown>;
 }
@@ -75,7 +74,9 @@ export const controlPlaneApp: FastifyPluginAsync<ControlPlaneOptions> = async (a
         ? new ApiError('InvalidParameterValue', describeValidation(err as Parameters<typeof describeValidation>[0], req as unknown as Record<string, unknown>))
         : fromFastifyError(err as { code?: string; statusCode?: number; message: string });
     metrics.apiErrors.inc({ code: e.code });
-    if (e.statusCode >= 500) req.log.error({ err, code: e.code }, e.message);
+    // A bug gets a stack trace; a card or capacity problem is a warning; a client mistake is routine.
+    if (e.code === 'InternalError') req.log.error({ err, code: e.code }, e.message);
+    else if (e.statusCode >= 500) req.log.warn({ code: e.code, cause: (e.cause as Error | undefined)?.message }, e.message);
     else req.log.info({ code: e.code }, e.message);
     const body: ErrorBody = { code: e.code, message: e.message, requestId: String(req.id) };
     return reply.code(e.statusCode).send(body);

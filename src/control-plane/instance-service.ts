@@ -105,8 +105,8 @@ export class InstanceService {
     const placement = placeAll(loads, Array.from({ length: input.count }, () => ({ vcpus, memMiB })));
     if (!placement) {
       const free = largestFree(loads);
-      throw new ApiError('InsufficientInstanceCapacity', `No room for ${input.count} × ${input.instanceType} (${vcpus} vCPU, ${memMiB} MiB each); ` +
-        `the roomiest of ${loads.length} reachable host(s) has ${free.vcpus} vCPU, ${free.memMiB} MiB free`);
+      throw new ApiError('InsufficientInstanceCapacity', `No room for ${input.count} × ${input.instanceType} (${vcpus} vCPU, ${memMiB} MiB each) ` +
+        `on ${loads.length} reachable host(s); at most ${free.vcpus} vCPU and ${free.memMiB} MiB are free on any one host`);
     }
     const batch: NewInstance[] = placement.map((hostId) => ({
       instanceId: newInstanceId(), instanceType: input.instanceType, hostId, vcpus, memMiB, userData: input.userData,
