@@ -9,8 +9,9 @@ import { describePcrs } from '../nitro-card/boot/pcr.ts';
 export const ATTEST_USAGE = `Usage: nitrolab attest <verify|get> [flags]
 
   verify  --file DOC --nonce N [check flags]    verify a saved attestation document
-  get     --url <control-plane>/v1/hosts/<id>/attestation --nonce N [--out FILE] [check flags]
-          fetch the document (GET ...?nonce=N) and verify it
+  get     --url <control-plane>/v1/hosts/<id>/attestation --nonce N [--out FILE] [--token-file F] [check flags]
+          fetch the document (GET ...?nonce=N) and verify it; --token-file sends its contents as a bearer token
+          (e.g. to ask a card's management API, <card>/mgmt/v1/attestation, directly)
 
   check flags:
     --pub KEY          the firmware root public key the card's boot ROM must trust (PCR0)
@@ -47,7 +48,7 @@ export async function runAttest(argv: string[], io: CliIo = stdio): Promise<numb
         return report(verifyAttestation(doc, opts), opts, io);
       }
       case 'get': {
-        const { values: v } = parse(rest, { ...CHECK_FLAGS, url: { type: 'string' }, out: { type: 'string' } });
+        const { values: v } = parse(rest, { ...CHECK_FLAGS, url: { type: 'string' }, out: { type: 'string' }, 'token-file': { type: 'string' } });
         if (v.url === undefined) throw new UsageError('get needs --url <control-plane>/v1/hosts/<id>/attestation');
         const opts = checkOptions(v);
         let url: URL;
@@ -57,9 +58,17 @@ export async function runAttest(argv: string[], io: CliIo = stdio): Promise<numb
           throw new UsageError(`--url ${v.url} is not a URL`);
         }
         url.searchParams.set('nonce', opts.nonce);
+        const headers: Record<string, string> = {};
+        if (v['token-file'] !== undefined) {
+          try {
+            headers['authorization'] = `Bearer ${readFileSync(v['token-file'], 'utf8').trim()}`;
+          } catch (e) {
+            throw new UsageError(`--token-file ${v['token-file']} not readable (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+          }
+        }
         let res: Response;
         try {
-          res = await fetch(url);
+          res = await fetch(url, { headers });
         } catch (e) {
           io.err(`FAIL [fetch] GET ${url.href}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`);
           return 1;

@@ -53,7 +53,7 @@ t.test('verify exits 1 naming the check for a wrong nonce, a wrong PCR and an un
   const c = card(t);
   const file = join(c.work, 'doc.json');
   writeFileSync(file, JSON.stringify(c.attest('nonce-12345678')));
-  t.match(await run(['verify', '--file', file, '--nonce', 'someone-elses']), { code: 1, err: /^FAIL \[nonce-mismatch\]/ });
+  t.match(await run(['verify', '--file', file, '--nonce', 'someone-elses']), { code: 1, err: /^FAIL \[nonce-mismatch\] attestation rejected: nonce "nonce-12345678" is not the one sent \("someone-elses"\)/ });
   t.match(await run(['verify', '--file', file, '--nonce', 'nonce-12345678', '--expect-pcr', `1=${'ab'.repeat(48)}`]), { code: 1, err: /FAIL \[pcr-mismatch\] .*PCR1/ });
   t.match(await run(['verify', '--file', join(c.work, 'absent.json'), '--nonce', 'n']), { code: 1, err: /FAIL \[format\]/ });
   t.match(await run(['verify', '--file', file, '--nonce', 'nonce-12345678', '--pub', join(c.work, 'absent.pem')]), { code: 1, err: /FAIL \[missing-file\]/ });
@@ -73,6 +73,20 @@ t.test('get fetches with the nonce as a query parameter and verifies the answer'
   t.equal(r.code, 0, r.err);
   t.same(seen, ['/v1/hosts/host-7/attestation']);
   t.match(await run(['verify', '--file', out, '--nonce', 'fresh-nonce-1']), { code: 0 }, '--out saved the document');
+});
+
+t.test('get sends --token-file as a bearer token', async (t) => {
+  const c = card(t);
+  const base = await listen(t, createServer((req, res) => {
+    if (req.headers.authorization !== 'Bearer s3cret') res.writeHead(401).end('{"code":"Unauthorized"}');
+    else res.end(JSON.stringify(c.attest(new URL(req.url ?? '/', 'http://x').searchParams.get('nonce') ?? '')));
+  }));
+  const token = join(c.work, 'mgmt.token');
+  writeFileSync(token, 's3cret\n');
+  const url = `${base}/mgmt/v1/attestation`;
+  t.match(await run(['get', '--url', url, '--nonce', 'nonce-12345678']), { code: 1, err: /HTTP 401/ });
+  t.match(await run(['get', '--url', url, '--nonce', 'nonce-12345678', '--token-file', token]), { code: 0 });
+  t.match(await run(['get', '--url', url, '--nonce', 'n', '--token-file', join(c.work, 'absent')]), { code: 2, err: /--token-file .* not readable/ });
 });
 
 t.test('get refuses a replayed document, an HTTP error and an unreachable server', async (t) => {

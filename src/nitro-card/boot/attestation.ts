@@ -123,7 +123,10 @@ export function verifyAttestation(doc: unknown, opts: VerifyAttestationOptions):
     return fail('event-log', `card key ${short(keyId(cardKey))} was not measured into PCR${PCR.CARD_IDENTITY} at boot`);
   }
 
-  if (body.nonce !== opts.nonce) return fail('nonce-mismatch', `nonce ${JSON.stringify(short(body.nonce))} is not the one sent (${JSON.stringify(short(opts.nonce))})`);
+  if (body.nonce !== opts.nonce) {
+    const show = (n: string): string => JSON.stringify(n.length > 64 ? `${n.slice(0, 64)}…` : n);
+    return fail('nonce-mismatch', `nonce ${show(body.nonce)} is not the one sent (${show(opts.nonce)})`);
+  }
   const age = (opts.now ?? new Date()).getTime() - Date.parse(body.timestamp);
   const maxAge = opts.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
   if (age > maxAge) return fail('stale', `document is ${Math.round(age / 1000)} s old, limit ${Math.round(maxAge / 1000)} s`);
