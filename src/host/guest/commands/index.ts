@@ -1,0 +1,14 @@
+// Every shell command the guest ships, in one list.
+import type { ShellCommand } from '../shell.ts';
+import { basicCommands } from './basic.ts';
+import { cpuBench } from './cpu-bench.ts';
+import { ddCommand } from './dd.ts';
+import { fileCommands } from './files.ts';
+import { fio } from './fio.ts';
+import { lsblk } from './lsblk.ts';
+import { lspci } from './lspci.ts';
+import { nvme } from './nvme.ts';
+
+export const allCommands: readonly ShellCommand[] = [
+  ...basicCommands, ...fileCommands, lspci, lsblk, nvme, ddCommand, fio, cpuBench,
+];
