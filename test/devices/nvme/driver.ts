@@ -69,6 +69,7 @@ export class TestDriver {
     const asqs = opts.asqs ?? 32;
     const acqs = opts.acqs ?? 32;
     const R = NvmeRegs.offset;
+    this.host.mem.fill(0, ACQ_BASE, ACQ_BASE + acqs * Cqe.size); // a host zeroes CQ memory: every P starts at 0
     this.w32(R.AQA, ((acqs - 1) << 16) | (asqs - 1));
     this.w32(R.ASQ, ASQ_BASE);
     this.w32(R.ASQ + 4, 0);
@@ -186,6 +187,7 @@ export class TestDriver {
   async createIoQueues(qid: number, size = 64, opts: { iv?: number; ien?: boolean; cqSize?: number } = {}): Promise<[number, number]> {
     const cqSize = opts.cqSize ?? size;
     const iv = opts.iv ?? qid;
+    this.host.mem.fill(0, IO_CQ_BASE(qid), IO_CQ_BASE(qid) + cqSize * Cqe.size);
     const ien = opts.ien ?? true;
     const a = await this.admin({
       opc: AdminOpc.CREATE_IO_CQ, prp1: IO_CQ_BASE(qid), cdw10: ((cqSize - 1) << 16) | qid,
