@@ -1,7 +1,7 @@
 // `nitrolab attest`: fetch a card's attestation document through the control plane and verify it (docs/trust.md).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parse, UsageError } from './args.ts';
-import type { CliIo } from './firmware.ts';
+import { stdio, type CliIo } from './firmware.ts';
 import { verifyAttestation, type AttestationResult, type VerifyAttestationOptions } from '../nitro-card/boot/attestation.ts';
 import { FirmwareError } from '../nitro-card/boot/firmware.ts';
 import { describePcrs } from '../nitro-card/boot/pcr.ts';
@@ -19,8 +19,6 @@ export const ATTEST_USAGE = `Usage: nitrolab attest <verify|get> [flags]
     --expect-pcr I=HEX expect PCR I to be HEX (repeatable)
     --max-age S        accept documents up to S seconds old (default 300)
 `;
-
-const stdio: CliIo = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
 
 const CHECK_FLAGS = {
   nonce: { type: 'string' },

@@ -22,7 +22,7 @@ export interface CliIo {
   out(line: string): void;
   err(line: string): void;
 }
-const stdio: CliIo = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
+export const stdio: CliIo = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
 
 export async function runFirmware(argv: string[], io: CliIo = stdio): Promise<number> {
   const [sub, ...rest] = argv;

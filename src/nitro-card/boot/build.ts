@@ -2,7 +2,7 @@
 // the canonical manifest bytes). `nitrolab firmware build|sign|keygen` (src/cli/firmware.ts) is the front end.
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { canonicalBytes, prettyJson } from './canonical-json.ts';
 import {
@@ -13,6 +13,7 @@ import {
   loadPublicKey,
   MANIFEST_FORMAT,
   parseManifest,
+  readImageFile,
   type FirmwareManifest,
   type Personality,
 } from './firmware.ts';
@@ -72,19 +73,12 @@ export function buildFirmware(opts: BuildOptions): FirmwareManifest {
  */
 export function signFirmware(dir: string, signingKey: KeyObject | string): FirmwareManifest {
   const key = loadPrivateKey(signingKey);
-  const read = (name: string): Buffer => {
-    try {
-      return readFileSync(join(dir, name));
-    } catch {
-      throw new FirmwareError('missing-file', `${name} not readable in ${dir}`);
-    }
-  };
-  const payload = read(FILES.payload);
+  const payload = readImageFile(dir, FILES.payload);
+  const manifestBytes = readImageFile(dir, FILES.manifest);
   let json: { payload?: object; build?: object };
   try {
-    json = JSON.parse(read(FILES.manifest).toString('utf8')) as typeof json;
+    json = JSON.parse(manifestBytes.toString('utf8')) as typeof json;
   } catch (e) {
-    if (e instanceof FirmwareError) throw e;
     throw new FirmwareError('manifest-parse', `manifest.json is not JSON (${(e as Error).message})`);
   }
   const signer = keyId(loadPublicKey(key, 'signing-key'));

@@ -62,14 +62,17 @@ export interface FirmwareManifest {
 
 /** Raw bytes of an image directory; throws 'missing-file' naming the first absent file. */
 export function readImage(dir: string): { manifestBytes: Buffer; payload: Buffer; signature: Buffer } {
-  const read = (name: string): Buffer => {
-    try {
-      return readFileSync(join(dir, name));
-    } catch (e) {
-      throw new FirmwareError('missing-file', `${name} not readable in ${dir} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
-    }
-  };
+  const read = (name: string): Buffer => readImageFile(dir, name);
   return { manifestBytes: read(FILES.manifest), signature: read(FILES.signature), payload: read(FILES.payload) };
+}
+
+/** One file of an image directory; throws 'missing-file' naming it. */
+export function readImageFile(dir: string, name: string): Buffer {
+  try {
+    return readFileSync(join(dir, name));
+  } catch (e) {
+    throw new FirmwareError('missing-file', `${name} not readable in ${dir} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
 }
 
 /** Key id: hex SHA-256 of the public key's SubjectPublicKeyInfo DER. */
