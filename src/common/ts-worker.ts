@@ -1,9 +1,9 @@
-// Start a worker thread running a TypeScript module, however the parent was started (tsx --import, tsx's register API
-// or the tap loader): the bootstrap registers the loader inside the worker first.
+// Start a worker thread whose entry is a .ts module. On Node 20 `execArgv: ['--import', 'tsx']` alone does not apply
+// tsx's loader to a worker's entry ("Unknown file extension .ts"), so a tiny eval'd bootstrap registers tsx's ESM
+// hooks in the worker first and then imports the entry. workerData and transferList pass through unchanged.
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 
-const BOOT = new URL('../../bin/ts-worker.mjs', import.meta.url);
-
-export function tsWorker(entry: URL, opts: WorkerOptions & { workerData?: Record<string, unknown> } = {}): Worker {
-  return new Worker(BOOT, { ...opts, workerData: { ...(opts.workerData ?? {}), __entry: entry.href } });
+export function startTsWorker(entry: URL, opts: WorkerOptions = {}): Worker {
+  const boot = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(entry.href)}); })`;
+  return new Worker(boot, { ...opts, eval: true, execArgv: ['--import', 'tsx', ...(opts.execArgv ?? [])] });
 }
