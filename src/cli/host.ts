@@ -2,7 +2,7 @@
 // to the card and then only obeys. pCPU worker threads run the guests and own their own link connections to the card.
 // With --embedded-card the card runs in a worker thread of this process, reached over shared-memory rings.
 import type { Worker } from 'node:worker_threads';
-import { tsWorker } from '../common/ts-worker.ts';
+import { startTsWorker } from '../common/ts-worker.ts';
 import { intFlag, oneOf, parse, UsageError } from './args.ts';
 import { createRootLogger, isLogLevel } from '../common/log.ts';
 import { connectLink } from '../devices/pcie/link/socket-transport.ts';
@@ -41,7 +41,7 @@ export async function runHost(argv: string[]): Promise<number> {
   if (values['embedded-card']) {
     const pairs = Array.from({ length: pcpus + 1 }, () => createShmLinkPair());
     const cardDescs = pairs.map((p) => p.card);
-    cardWorker = tsWorker(new URL('../nitro-card/card-worker.ts', import.meta.url), {
+    cardWorker = startTsWorker(new URL('../nitro-card/card-worker.ts', import.meta.url), {
       workerData: { hostId, dataDir: values['data-dir'] ?? '.nitrolab/card', mode, level: level ?? 'info', links: cardDescs, guestMemMiB },
       transferList: cardDescs.flatMap(shmTransferList),
       name: 'card',

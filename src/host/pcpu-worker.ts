@@ -6,6 +6,7 @@ import type { FromPcpu, ToPcpu } from '../hypervisor/pcpu-messages.ts';
 import type { WorkerLink } from '../hypervisor/pcpu-pool.ts';
 import { VmPlatform } from './vm-platform.ts';
 import { openHostLink, type HostLink } from './host-link.ts';
+import type { GuestKernel } from './guest/kernel.ts';
 
 if (!parentPort) throw new Error('pcpu-worker must run as a worker thread');
 const port = parentPort;
@@ -14,7 +15,9 @@ const { index, link: linkCfg } = workerData as { index: number; link: WorkerLink
 const send = (m: FromPcpu) => port.postMessage(m);
 const log = (level: 'debug' | 'info' | 'warn' | 'error', obj: Record<string, unknown>, msg: string) => send({ type: 'log', level, obj, msg });
 
-interface Vm { platform: VmPlatform; running: Promise<void> | undefined; vcpus: number }
+interface Vm { platform: VmPlatform; running: Promise<void> | undefined; vcpus: number; kernel: GuestKernel | undefined }
+/** How long an orderly shutdown request (ACPI power button) may take before the VM is stopped by force. */
+const SHUTDOWN_GRACE_MS = 5000;
 const vms = new Map<string, Vm>();
 const byFn = new Map<number, Vm>();
 
@@ -41,10 +44,11 @@ async function boot(vm: Vm): Promise<void> {
   send({ type: 'vm-state', vmId: p.vmId, state: 'booting', reason: 'start requested' });
   try {
     const { bootGuest } = await import('./guest/kernel.ts');
-    await bootGuest(p, {
-      onReady: () => send({ type: 'vm-state', vmId: p.vmId, state: 'running', reason: 'guest booted' }),
-    });
-    if (!p.halted) send({ type: 'vm-state', vmId: p.vmId, state: 'halted', reason: 'guest exited' });
+    const kernel = await bootGuest(p);
+    vm.kernel = kernel;
+    send({ type: 'vm-state', vmId: p.vmId, state: 'running', reason: 'guest booted' });
+    await Promise.race([kernel.halted, p.whenHalted]);
+    vm.kernel = undefined;
   } catch (e) {
     log('error', { event: 'guest-crashed', vmId: p.vmId, err: (e as Error).stack }, `guest ${p.vmId} crashed: ${(e as Error).message}`);
     send({ type: 'vm-state', vmId: p.vmId, state: 'crashed', reason: (e as Error).message });
@@ -60,7 +64,7 @@ async function handle(m: ToPcpu): Promise<unknown> {
           platform.halt();
           send({ type: 'vm-state', vmId: m.vmId, state: 'halted', reason: 'guest powered off' });
         });
-      vms.set(m.vmId, { platform, running: undefined, vcpus: m.vcpus });
+      vms.set(m.vmId, { platform, running: undefined, vcpus: m.vcpus, kernel: undefined });
       return {};
     }
     case 'assign-vf': {
@@ -93,6 +97,11 @@ async function handle(m: ToPcpu): Promise<unknown> {
     case 'stop-vm':
     case 'destroy-vm': {
       const vm = vmOf(m.vmId);
+      const kernel = vm.kernel;
+      if (kernel && m.type === 'stop-vm' && !m.force) {
+        // Orderly first: the guest shuts its drivers down (NVMe CC.SHN); forced after the grace period.
+        await Promise.race([kernel.poweroff(), new Promise((r) => setTimeout(r, SHUTDOWN_GRACE_MS))]);
+      }
       vm.platform.halt();
       if (m.type === 'destroy-vm') {
         for (const fn of vm.platform.functions()) byFn.delete(fn);

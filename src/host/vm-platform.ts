@@ -43,7 +43,13 @@ export class VmPlatform implements GuestPlatform {
   }
   functions(): number[] { return [...this.slotToFn.values()]; }
   owns(fn: number): boolean { return this.functions().includes(fn); }
-  halt(): void { this.stopped = true; }
+  private haltResolve: (() => void) | undefined;
+  /** Resolves when the VM is halted from outside (stop, destroy) or powers itself off. */
+  readonly whenHalted = new Promise<void>((r) => { this.haltResolve = r; });
+  halt(): void {
+    this.stopped = true;
+    this.haltResolve?.();
+  }
   get halted(): boolean { return this.stopped; }
 
   /** An MSI-X message from the card for one of this VM's functions. */

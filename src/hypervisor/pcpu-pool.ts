@@ -1,7 +1,7 @@
 // The pool of pCPU worker threads. vCPUs of many instances are scheduled onto a few workers (not a thread per
 // instance): a VM is placed on the least-loaded worker and stays there.
 import type { MessagePort, Worker } from 'node:worker_threads';
-import { tsWorker } from '../common/ts-worker.ts';
+import { startTsWorker } from '../common/ts-worker.ts';
 import type { ShmLinkDesc } from '../devices/pcie/link/shm-transport.ts';
 import type { Logger } from '../common/log.ts';
 import type { FromPcpu, PcpuRequest, ToPcpu } from './pcpu-messages.ts';
@@ -26,7 +26,7 @@ class Pcpu {
   constructor(readonly index: number, link: WorkerLink, log: Logger, events: PcpuEvents) {
     // A shm link descriptor carries a MessagePort, which must be transferred, not cloned.
     const transferList = link.kind === 'shm' ? link.transfer : [];
-    this.worker = tsWorker(WORKER, { workerData: { index, link }, transferList, name: `pcpu-${index}` });
+    this.worker = startTsWorker(WORKER, { workerData: { index, link }, transferList, name: `pcpu-${index}` });
     let online!: () => void;
     this.online = new Promise<void>((r) => (online = r));
     this.worker.on('message', (m: FromPcpu) => {

@@ -8,7 +8,7 @@ import { LinkError } from '../../../../src/devices/pcie/link/errors.ts';
 import { LinkErrno } from '../../../../src/devices/pcie/link/messages.ts';
 import { RootComplex } from '../../../../src/devices/pcie/link/root-complex.ts';
 import { createShmLinkPair, openShmLink, shmTransferList } from '../../../../src/devices/pcie/link/shm-transport.ts';
-import { startTsWorker } from '../../../../src/devices/pcie/link/ts-worker.ts';
+import { startTsWorker } from '../../../../src/common/ts-worker.ts';
 import { guestMemory, until } from './helpers.ts';
 import { TOY_STATUS_FAULT, TOY_VENDOR, ToyReg } from './toy-function.ts';
 
