@@ -4,7 +4,7 @@ import t from 'tap';
 import {
   ALL_FEATURES, BASE_FEATURES, frameOf, initDevice, kick, makeRig, MAC, netHdr, readCommon, readStatus, writeCommon,
   type Rig,
-} from './harness.ts';
+} from './fixtures/harness.ts';
 import { GuestVirtq, seeded } from '../../helpers/virtq.ts';
 import { bit, Bar4, DescFlags, FeatureBit, NetConfig, NetFeatureBit, NetHdr, NetHdrFlags, Status } from '../../../src/devices/virtio-net/regs.ts';
 import { parseMac, VirtioNet } from '../../../src/devices/virtio-net/net.ts';

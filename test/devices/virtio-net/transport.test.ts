@@ -4,7 +4,7 @@ import t from 'tap';
 import {
   ALL_FEATURES, BASE_FEATURES, initDevice, kick, makeRig, readCommon, readDeviceFeatures, readIsr, readStatus,
   setupQueue, writeCommon, writeDriverFeatures,
-} from './harness.ts';
+} from './fixtures/harness.ts';
 import {
   Bar4, bit, CfgType, CommonCfg, FeatureBit, Isr, NetConfig, NetFeatureBit, Status, VIRTIO_MSI_NO_VECTOR,
   VirtioPciCap, VirtioPciNotifyCap,
