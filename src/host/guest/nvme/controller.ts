@@ -197,6 +197,7 @@ export class NvmeController implements AdminPort, DriverInstance {
       vector: this.vectors[qid === 0 ? 0 : this.entryFor(qid)] ?? -1,
       now: () => this.k.platform.nowNs(),
       warn: (t) => { this.stats.badCompletions++; this.log('warn', t); },
+      onSubmit: () => this.kick(),
     });
   }
 
@@ -262,9 +263,7 @@ export class NvmeController implements AdminPort, DriverInstance {
   async admin(cmd: NvmeCommand, timeoutMs = this.opts.adminTimeoutMs): Promise<NvmeCompletion> {
     const q = this.adminQ;
     if (!q || this.state === 'dead') throw new NvmeAbortedError('dead', `${this.name} admin opcode 0x${cmd.opc.toString(16)}`);
-    const p = q.submit(cmd, timeoutMs);
-    this.kick();
-    const c = await p;
+    const c = await q.submit(cmd, timeoutMs);
     if (c.status !== 0) {
       const s = statusOf(c);
       throw new NvmeStatusError(0, cmd.opc, s.sct, s.sc, s.dnr);
@@ -278,9 +277,7 @@ export class NvmeController implements AdminPort, DriverInstance {
     if (this.state !== 'live') throw new NvmeAbortedError(this.state === 'shutdown' ? 'shutdown' : 'dead', `${this.name} I/O`);
     const q = this.ioQs[this.rr++ % Math.max(1, this.ioQs.length)];
     if (!q) throw new NvmeAbortedError('dead', `${this.name} has no I/O queues`);
-    const p = q.submit(cmd, this.opts.ioTimeoutMs);
-    this.kick();
-    return p;
+    return q.submit(cmd, this.opts.ioTimeoutMs);
   }
 
   private submitAer(): void {

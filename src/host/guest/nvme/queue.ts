@@ -67,6 +67,8 @@ export interface QueueOptions {
   readonly now: () => bigint;
   /** Called for device misbehaviour the queue survives (bad CID, bad SQHD). */
   readonly warn: (text: string) => void;
+  /** Called after a command is in flight (the controller starts its timeout watchdog). */
+  readonly onSubmit?: () => void;
 }
 
 const TAG_BITS = 12;
@@ -131,7 +133,8 @@ export class NvmeQueue {
    * status; rejects only if the command is cancelled (timeout, reset). `timeoutMs` 0 = no timeout.
    */
   async submit(cmd: NvmeCommand, timeoutMs: number): Promise<NvmeCompletion> {
-    const tag = await this.slot();
+    // Fast path without an await, so the command is in flight when submit() returns its promise.
+    const tag = this.freeTags.length > 0 && !this.sqFull() ? (this.freeTags.pop() as number) : await this.slot();
     const gen = (this.generation[tag] = ((this.generation[tag] ?? 0) + 1) & 0xf);
     const cid = (gen << TAG_BITS) | tag;
     const now = this.opts.now();
@@ -146,6 +149,7 @@ export class NvmeQueue {
     this.sqTail = (this.sqTail + 1) % this.depth;
     this.submitted++;
     this.opts.ring(this.opts.sqDoorbell, this.sqTail);
+    this.opts.onSubmit?.();
     return done;
   }
 

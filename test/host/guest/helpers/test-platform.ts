@@ -92,6 +92,12 @@ export class TestPlatform implements GuestPlatform {
     });
   }
   yield(): Promise<void> { return new Promise((r) => setImmediate(r)); }
+  /** Device-side timer on the same clock as `sleep` (for a DeviceContext's Clock). */
+  setTimer(ms: number, fn: () => void): () => void {
+    let live = true;
+    void this.sleep(ms).then(() => { if (live) fn(); });
+    return () => { live = false; };
+  }
   cpuWork(iterations: number): number {
     let x = 0x9e3779b9;
     for (let i = 0; i < iterations; i++) x = Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) + i;
