@@ -198,7 +198,11 @@ export class VirtioNet implements PciDeviceModel, VirtioDevice {
     if (!q) return;
     if (this.txBusy) { this.txAgain = true; return; }
     this.txBusy = true;
-    this.track(this.runTx(q).finally(() => { this.txBusy = false; }));
+    this.track(this.runTx(q).finally(() => {
+      this.txBusy = false;
+      // A kick for a newer queue (after a reset) arrived while the old run was winding down.
+      if (this.txAgain && this.txq && this.txq !== q) this.kickTx();
+    }));
   }
 
   private async runTx(q: Virtqueue): Promise<void> {

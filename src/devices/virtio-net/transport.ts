@@ -229,6 +229,7 @@ export class VirtioPciTransport implements CommonCfgState {
   private raise(vector: number): void {
     if (vector === VIRTIO_MSI_NO_VECTOR) return;
     this.m.interrupt();
+    if (this.ctx.trace?.sampling()) this.ctx.trace.emit({ tNs: this.ctx.clock.nowNs(), fn: 0, kind: 'msix', detail: `virtio vector ${vector}` });
     this.ctx.irq.raise(vector);
   }
 

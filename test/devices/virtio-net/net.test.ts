@@ -322,6 +322,21 @@ t.test('reset stops the queues; the driver can start over', async (t) => {
   t.equal(rig.sent.at(-1)?.length, 61);
 });
 
+t.test('a reset while tx is in flight does not lose the next session\'s kick', async (t) => {
+  const rig = makeRig();
+  initDevice(rig);
+  postTx(rig, frameOf(60));
+  kick(rig.net, 1); // the tx run is now awaiting DMA
+  writeCommon(rig.net, 'device_status', 0);
+  const again: Rig = { ...rig, rx: new GuestVirtq(rig.host, rig.rx.desc, rig.rx.size, 0x60000), tx: new GuestVirtq(rig.host, rig.tx.desc, rig.tx.size, 0x70000) };
+  initDevice(again);
+  postTx(again, frameOf(77));
+  kick(again.net, 1);
+  await again.net.whenIdle();
+  t.same(rig.sent.map((f) => f.length), [77], 'only the new session\'s frame; the old run stopped before sending');
+  t.equal(again.tx.usedIdx, 1);
+});
+
 t.test('FLR (PciDeviceModel.reset) and link state', async (t) => {
   const rig = makeRig();
   initDevice(rig);
