@@ -1,0 +1,18 @@
+// The catalogue, in run order: link first (it needs nothing), device groups next, MGMT last (it tears the instance
+// down). docs/conformance.md lists every ID.
+import type { TestCase } from './types.ts';
+import { LINK_CASES } from './groups/link.ts';
+import { PCI_CFG_CASES } from './groups/pci-cfg.ts';
+import { PCI_MSIX_CASES } from './groups/pci-msix.ts';
+import { NVME_REG_CASES } from './groups/nvme-reg.ts';
+import { NVME_ADM_CASES } from './groups/nvme-adm.ts';
+import { NVME_NVM_CASES } from './groups/nvme-nvm.ts';
+import { VIRTIO_CASES } from './groups/virtio.ts';
+import { NBD_CASES } from './groups/nbd.ts';
+import { CAP_PCAP_CASES } from './groups/pcap.ts';
+import { MGMT_CASES } from './groups/mgmt.ts';
+
+export const ALL_CASES: readonly TestCase[] = [
+  ...LINK_CASES, ...PCI_CFG_CASES, ...PCI_MSIX_CASES, ...NVME_REG_CASES, ...NVME_ADM_CASES, ...NVME_NVM_CASES,
+  ...VIRTIO_CASES, ...NBD_CASES, ...CAP_PCAP_CASES, ...MGMT_CASES,
+];

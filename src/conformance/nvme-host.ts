@@ -1,0 +1,237 @@
+// A minimal NVMe host driver over the link (specs.md §2.4–§2.7): registers through REGION_READ/WRITE on BAR0,
+// queues and commands in the suite's guest RAM built with the production layouts (src/devices/nvme/regs.ts),
+// completions found by polling the CQ phase tag, MSI-X messages captured from rc.onMsi.
+import { gpa, iova } from '../devices/brand.ts';
+import { readU64Number, viewOf, writeU64Number } from '../devices/layout.ts';
+import { walkCapabilities, CapId, MsixCap, MsixControl } from '../devices/pcie/capabilities.ts';
+import { Command, Type0Header } from '../devices/pcie/config-space.ts';
+import { MsixTableEntry } from '../devices/pcie/msix.ts';
+import type { RootComplex } from '../devices/pcie/link/root-complex.ts';
+import { AdminOpc, AQA, CAP, CC, CQES_LOG2, CSTS, Cqe, DOORBELL_BASE, Fid, NvmeRegs, SQES_LOG2, Sqe } from '../devices/nvme/regs.ts';
+import { Failure, hex } from './types.ts';
+import { GUEST_BYTES, Gm, MSI_ADDRESS, MSI_DATA_BASE, WINDOW_BYTES, guestRam } from './guest.ts';
+import { pollUntil } from './wait.ts';
+
+const R = NvmeRegs.offset;
+const Q = Sqe.offset;
+const C = Cqe.offset;
+
+export interface SqeInit {
+  opc: number; nsid?: number; prp1?: number; prp2?: number; flags?: number;
+  cdw10?: number; cdw11?: number; cdw12?: number; cdw13?: number; cdw14?: number; cdw15?: number;
+}
+
+export interface CqeOut { dw0: number; sqhd: number; sqid: number; cid: number; status16: number; code: number; dnr: boolean }
+
+export interface MsixLayout { capOff: number; size: number; tableBar: number; tableOff: number; pbaBar: number; pbaOff: number }
+
+interface SqState { base: number; size: number; tail: number; cq: CqState }
+interface CqState { base: number; size: number; head: number; phase: number }
+
+export const ADMIN_DEPTH = 16;
+export const IO_DEPTH = 16;
+
+export function statusName(code: number): string {
+  return `SCT ${(code >> 8) & 7} SC ${hex(code & 0xff, 2)}`;
+}
+
+export class NvmeHost {
+  readonly mem = guestRam();
+  readonly view = viewOf(this.mem);
+  readonly msis: { vector: number; address: number; data: number }[] = [];
+  capLo = 0;
+  capHi = 0;
+  private sqs = new Map<number, SqState>();
+  private nextCid = 1;
+
+  private constructor(readonly rc: RootComplex, readonly fn: number, readonly timeoutMs: number) {
+    rc.onMsi = (f, address, data, vector) => { if (f === fn) this.msis.push({ vector, address, data }); };
+  }
+
+  /** Bind fn to `rc` with fresh guest RAM, map the low window, enable Memory Space and Bus Master. */
+  static async attach(rc: RootComplex, fn: number, timeoutMs: number): Promise<NvmeHost> {
+    const h = new NvmeHost(rc, fn, timeoutMs);
+    await rc.bind(fn, h.mem);
+    await rc.map(fn, iova(0), gpa(0), WINDOW_BYTES, true);
+    await h.setCommand(Command.MEMORY_SPACE | Command.BUS_MASTER);
+    h.capLo = await h.reg(R.CAP);
+    h.capHi = await h.reg(R.CAP + 4);
+    return h;
+  }
+
+  get stride(): number { return 4 << ((this.capHi >>> CAP.DSTRD_SHIFT) & 0xf); }
+  get mqes(): number { return this.capLo & CAP.MQES_MASK; }
+  /** CAP.TO in ms, bounded by the suite's own limit. */
+  get readyTimeoutMs(): number { return Math.min(Math.max(1, (this.capLo >>> CAP.TO_SHIFT) & 0xff) * 500, Math.max(this.timeoutMs, 2000)); }
+
+  async setCommand(v: number): Promise<void> { await this.rc.configWrite(this.fn, Type0Header.offset.command, 2, v); }
+  reg(off: number): Promise<number> { return this.rc.barRead(this.fn, 0, off, 4).then((v) => v >>> 0); }
+  write(off: number, v: number): void { this.rc.barWrite(this.fn, 0, off, 4, v >>> 0); }
+  sqDoorbell(qid: number): number { return DOORBELL_BASE + 2 * qid * this.stride; }
+  cqDoorbell(qid: number): number { return DOORBELL_BASE + (2 * qid + 1) * this.stride; }
+
+  /** CC.EN = 0 and wait for CSTS.RDY = 0. */
+  async disable(): Promise<void> {
+    this.write(R.CC, 0);
+    const ok = await pollUntil(async () => ((await this.reg(R.CSTS)) & CSTS.RDY) === 0, this.readyTimeoutMs);
+    if (!ok) throw new Failure('CSTS.RDY stayed 1 after CC.EN was cleared');
+    this.sqs.clear();
+  }
+
+  /** A valid CC for this controller, with EN set. */
+  defaultCc(): number {
+    return CC.EN | (0 << CC.MPS_SHIFT) | (SQES_LOG2 << CC.IOSQES_SHIFT) | (CQES_LOG2 << CC.IOCQES_SHIFT);
+  }
+
+  /** Program the admin queue and write CC; resolve with what CSTS did: 'ready', 'cfs' or 'timeout'. */
+  async enable(cc = this.defaultCc(), aqa = ((ADMIN_DEPTH - 1) << AQA.ACQS_SHIFT) | (ADMIN_DEPTH - 1)): Promise<'ready' | 'cfs' | 'timeout'> {
+    await this.setCommand(Command.MEMORY_SPACE | Command.BUS_MASTER);
+    await this.disable();
+    this.mem.fill(0, Gm.ASQ, Gm.ACQ + 0x1000);
+    this.write(R.AQA, aqa);
+    this.write(R.ASQ, Gm.ASQ);
+    this.write(R.ASQ + 4, 0);
+    this.write(R.ACQ, Gm.ACQ);
+    this.write(R.ACQ + 4, 0);
+    this.write(R.CC, cc);
+    let result = 'timeout' as 'ready' | 'cfs' | 'timeout';
+    await pollUntil(async () => {
+      const csts = await this.reg(R.CSTS);
+      if (csts & CSTS.CFS) result = 'cfs';
+      else if (csts & CSTS.RDY) result = 'ready';
+      return result !== 'timeout';
+    }, this.readyTimeoutMs);
+    if (result === 'ready') {
+      const cq: CqState = { base: Gm.ACQ, size: ADMIN_DEPTH, head: 0, phase: 1 };
+      this.sqs.set(0, { base: Gm.ASQ, size: ADMIN_DEPTH, tail: 0, cq });
+    }
+    return result;
+  }
+
+  /** Enable with defaults or fail. */
+  async init(): Promise<void> {
+    const r = await this.enable();
+    if (r !== 'ready') throw new Failure(`controller did not become ready with a valid configuration (${r})`);
+  }
+
+  /** Set Features Number of Queues, then Create I/O CQ 1 (IV 1) and SQ 1. */
+  async createIoQueues(): Promise<void> {
+    await this.expectOk(await this.admin({ opc: AdminOpc.SET_FEATURES, cdw10: Fid.NUMBER_OF_QUEUES, cdw11: 0 }), 'Set Features Number of Queues');
+    this.mem.fill(0, Gm.IO_CQ, Gm.IO_CQ + 0x1000);
+    await this.expectOk(await this.admin({ opc: AdminOpc.CREATE_IO_CQ, prp1: Gm.IO_CQ, cdw10: ((IO_DEPTH - 1) << 16) | 1, cdw11: (1 << 16) | 0b11 }), 'Create I/O CQ 1');
+    await this.expectOk(await this.admin({ opc: AdminOpc.CREATE_IO_SQ, prp1: Gm.IO_SQ, cdw10: ((IO_DEPTH - 1) << 16) | 1, cdw11: (1 << 16) | 0b1 }), 'Create I/O SQ 1');
+    this.sqs.set(1, { base: Gm.IO_SQ, size: IO_DEPTH, tail: 0, cq: { base: Gm.IO_CQ, size: IO_DEPTH, head: 0, phase: 1 } });
+  }
+
+  async expectOk(c: CqeOut, what: string): Promise<CqeOut> {
+    if (c.code !== 0) throw new Failure(`${what} failed: ${statusName(c.code)}`);
+    return c;
+  }
+
+  admin(s: SqeInit): Promise<CqeOut> { return this.submit(0, s); }
+  io(s: SqeInit): Promise<CqeOut> { return this.submit(1, s); }
+
+  /** Put an SQE in SQ `qid` without ringing; returns its CID. */
+  place(qid: number, s: SqeInit): number {
+    const sq = this.sqs.get(qid);
+    if (sq === undefined) throw new Error(`SQ ${qid} is not set up`);
+    const cid = this.nextCid;
+    this.nextCid = (cid % 0xfff0) + 1;
+    const at = sq.base + sq.tail * 64;
+    this.mem.fill(0, at, at + 64);
+    const v = this.view;
+    v.setUint8(at + Q.opc, s.opc);
+    v.setUint8(at + Q.flags, s.flags ?? 0);
+    v.setUint16(at + Q.cid, cid, true);
+    v.setUint32(at + Q.nsid, s.nsid ?? 0, true);
+    writeU64Number(v, at + Q.prp1, s.prp1 ?? 0);
+    writeU64Number(v, at + Q.prp2, s.prp2 ?? 0);
+    v.setUint32(at + Q.cdw10, s.cdw10 ?? 0, true);
+    v.setUint32(at + Q.cdw11, s.cdw11 ?? 0, true);
+    v.setUint32(at + Q.cdw12, s.cdw12 ?? 0, true);
+    v.setUint32(at + Q.cdw13, s.cdw13 ?? 0, true);
+    v.setUint32(at + Q.cdw14, s.cdw14 ?? 0, true);
+    v.setUint32(at + Q.cdw15, s.cdw15 ?? 0, true);
+    sq.tail = (sq.tail + 1) % sq.size;
+    return cid;
+  }
+
+  ring(qid: number): void {
+    const sq = this.sqs.get(qid);
+    if (sq !== undefined) this.write(this.sqDoorbell(qid), sq.tail);
+  }
+
+  async submit(qid: number, s: SqeInit): Promise<CqeOut> {
+    const cid = this.place(qid, s);
+    this.ring(qid);
+    const c = await this.reap(qid);
+    if (c === undefined) throw new Failure(`no completion for opcode ${hex(s.opc, 2)} on SQ ${qid} within ${this.timeoutMs} ms`);
+    if (c.cid !== cid) throw new Failure(`completion carries CID ${c.cid}, the command had CID ${cid}`);
+    return c;
+  }
+
+  /** The next completion on SQ qid's CQ, or undefined if none arrives in time. */
+  async reap(qid: number, ms = this.timeoutMs): Promise<CqeOut | undefined> {
+    const sq = this.sqs.get(qid);
+    if (sq === undefined) throw new Error(`SQ ${qid} is not set up`);
+    const cq = sq.cq;
+    const at = (): number => cq.base + cq.head * 16;
+    const got = await pollUntil(() => (this.view.getUint16(at() + C.status, true) & 1) === cq.phase, ms);
+    if (!got) return undefined;
+    const v = this.view;
+    const a = at();
+    const status16 = v.getUint16(a + C.status, true);
+    const out: CqeOut = {
+      dw0: v.getUint32(a + C.dw0, true), sqhd: v.getUint16(a + C.sqhd, true), sqid: v.getUint16(a + C.sqid, true),
+      cid: v.getUint16(a + C.cid, true), status16, code: (status16 >> 1) & 0x7ff, dnr: (status16 & 0x8000) !== 0,
+    };
+    cq.head = (cq.head + 1) % cq.size;
+    if (cq.head === 0) cq.phase ^= 1;
+    this.write(this.cqDoorbell(qid), cq.head);
+    return out;
+  }
+
+  /** Find the MSI-X capability and decode its table/PBA placement. */
+  async msixLayout(): Promise<MsixLayout | undefined> {
+    const bytes = new Uint8Array(256);
+    for (let o = 0; o < 256; o += 4) viewOf(bytes).setUint32(o, await this.rc.configRead(this.fn, o, 4), true);
+    const cap = walkCapabilities((o) => bytes[o] ?? 0).find((c) => c.id === CapId.MSIX);
+    if (cap === undefined) return undefined;
+    const v = viewOf(bytes);
+    const ctl = v.getUint16(cap.offset + MsixCap.offset.messageControl, true);
+    const t = v.getUint32(cap.offset + MsixCap.offset.tableOffsetBir, true);
+    const p = v.getUint32(cap.offset + MsixCap.offset.pbaOffsetBir, true);
+    return {
+      capOff: cap.offset, size: (ctl & MsixControl.TABLE_SIZE_MASK) + 1,
+      tableBar: t & MsixControl.BIR_MASK, tableOff: t & ~7, pbaBar: p & MsixControl.BIR_MASK, pbaOff: p & ~7,
+    };
+  }
+
+  /** Program vector n (address, data = MSI_DATA_BASE + n) and its mask. */
+  programVector(l: MsixLayout, n: number, masked: boolean): void {
+    const e = l.tableOff + n * MsixTableEntry.size;
+    const E = MsixTableEntry.offset;
+    this.rc.barWrite(this.fn, l.tableBar, e + E.addressLo, 4, MSI_ADDRESS);
+    this.rc.barWrite(this.fn, l.tableBar, e + E.addressHi, 4, 0);
+    this.rc.barWrite(this.fn, l.tableBar, e + E.data, 4, MSI_DATA_BASE + n);
+    this.rc.barWrite(this.fn, l.tableBar, e + E.vectorControl, 4, masked ? 1 : 0);
+  }
+
+  setVectorMask(l: MsixLayout, n: number, masked: boolean): void {
+    this.rc.barWrite(this.fn, l.tableBar, l.tableOff + n * MsixTableEntry.size + MsixTableEntry.offset.vectorControl, 4, masked ? 1 : 0);
+  }
+
+  async setMsixControl(l: MsixLayout, enable: boolean, functionMask: boolean): Promise<void> {
+    const v = (enable ? MsixControl.ENABLE : 0) | (functionMask ? MsixControl.FUNCTION_MASK : 0);
+    await this.rc.configWrite(this.fn, l.capOff + MsixCap.offset.messageControl, 2, v);
+  }
+
+  async pbaBit(l: MsixLayout, n: number): Promise<boolean> {
+    const w = await this.rc.barRead(this.fn, l.pbaBar, l.pbaOff + Math.floor(n / 32) * 4, 4);
+    return ((w >>> (n % 32)) & 1) === 1;
+  }
+
+  u64(off: number): number { return readU64Number(this.view, off); }
+  /** Guest RAM outside the window, as a snapshot to prove the card did not touch it. */
+  outsideSnapshot(): Uint8Array { return this.mem.slice(WINDOW_BYTES, GUEST_BYTES); }
+}
