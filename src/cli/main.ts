@@ -9,6 +9,7 @@ Usage: nitrolab <command> [flags]
                  --port N (8080)  --data-dir DIR  --link socket|shm  --hosts N  --mode offload|legacy  --log-level L
   card         run one card service:  --listen <unix-path|host:port>  --data-dir DIR  --mgmt-port N  --firmware DIR
   host         run one host emulator: --card <unix-path|host:port>  --pcpus N  --guest-mem-mib N
+  control-plane  run the REST API alone against running cards: --card URL,TOKEN_FILE[,HOST_ID] (repeatable)  --port N
   firmware     build | sign | verify card firmware images
   attest       get | verify attestation documents
   help         this text
@@ -20,6 +21,7 @@ const commands: Record<string, () => Promise<Runner>> = {
   up: async () => (await import('./up.ts')).runUp,
   card: async () => (await import('./card.ts')).runCard,
   host: async () => (await import('./host.ts')).runHost,
+  'control-plane': async () => (await import('./control-plane.ts')).runControlPlane,
   firmware: async () => (await import('./firmware.ts')).runFirmware,
   attest: async () => (await import('./attest.ts')).runAttest,
 };
@@ -46,8 +48,9 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// Long-running commands return only when they have shut down; the others exit with their status at once (open
+// handles such as pooled HTTP sockets must not keep a finished command alive).
+const LONG_RUNNING = new Set(['up', 'card', 'host', 'control-plane', 'blockstore']);
 const code = await main(process.argv.slice(2));
-if (code !== 0 || process.argv[2] === 'help' || process.argv[2] === undefined) process.exitCode = code;
-// Long-running commands (up, card, host) return only when they have shut down.
-if (process.argv[2] !== 'up' && process.argv[2] !== 'card' && process.argv[2] !== 'host') process.exit(code);
-else process.exitCode = code;
+if (LONG_RUNNING.has(process.argv[2] ?? '') && code === 0) process.exitCode = 0;
+else process.exit(code);
