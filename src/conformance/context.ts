@@ -5,6 +5,7 @@ import type { CardSession, FnInfo, Launched, MgmtOptions } from './session.ts';
 import { NvmeHost } from './nvme-host.ts';
 import { RawLink } from './raw-link.ts';
 import { Skip } from './types.ts';
+import { NoMoreConnections } from './connect.ts';
 
 export interface SuiteOptions {
   /** Per-request and per-wait limit (ms). */
@@ -68,9 +69,26 @@ export class SuiteContext {
     return h;
   }
 
+  /** A new negotiated connection; Skip when the transport has no connection left (a shm card's ring pairs). */
+  async open(name: string): Promise<RootComplex> {
+    try {
+      return await this.session.open(name);
+    } catch (e) {
+      if (e instanceof NoMoreConnections) throw new Skip(`needs a new link connection: ${e.message}`);
+      throw e;
+    }
+  }
+
   /** A fresh raw frame-level connection (closed at the end of the run). */
   async raw(): Promise<RawLink> {
-    const r = new RawLink(await this.session.connector.open());
+    let transport;
+    try {
+      transport = await this.session.connector.open();
+    } catch (e) {
+      if (e instanceof NoMoreConnections) throw new Skip(`needs a new link connection: ${e.message}`);
+      throw e;
+    }
+    const r = new RawLink(transport);
     this.raws.push(r);
     return r;
   }

@@ -41,7 +41,7 @@ export async function startCardProcess(t: Test): Promise<CardProcess> {
 }
 
 /** Our card in a worker thread over shm rings (as `nitrolab host --embedded-card` runs it); returns the host ends. */
-export async function startShmCard(t: Test, pairs = 12): Promise<{ hostEnds: ShmLinkDesc[]; mgmtUrl: string; token: string; worker: Worker }> {
+export async function startShmCard(t: Test, pairs = 32): Promise<{ hostEnds: ShmLinkDesc[]; mgmtUrl: string; token: string; worker: Worker }> {
   const dir = tmpDir(t);
   const links = Array.from({ length: pairs }, () => createShmLinkPair());
   const cardEnds = links.map((p) => p.card);

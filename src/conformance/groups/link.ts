@@ -35,7 +35,7 @@ function configReadFrame(msgId: number, fn: number, off: number): Omit<Frame, 'p
 export const LINK_CASES = defineGroup('LINK', [
   { n: 1, level: 'M', clause: `${LP} §8 VERSION; ${VFU} §5.2 cmd 1`, title: 'VERSION is answered with the same major, minor ≤ proposed and capabilities no larger than proposed',
     async run(ctx) {
-      const rc = await ctx.session.open('link-001');
+      const rc = await ctx.open('link-001');
       const caps = { max_data_xfer_size: 65536, max_dma_maps: 16, pgsizes: 0x1000 };
       const r = await rc.peer.request(LinkCmd.VERSION, LINK_FN, encodeVersion({ major: LINK_VERSION.major, minor: 0x7fff, caps }));
       const v = decodeVersion(r.payload);
@@ -47,7 +47,7 @@ export const LINK_CASES = defineGroup('LINK', [
     } },
   { n: 2, level: 'M', clause: `${LP} §8; ${VFU} §5.2 "major must match"`, title: 'VERSION with a different major is refused with an error reply and the link keeps serving',
     async run(ctx) {
-      const rc = await ctx.session.open('link-002');
+      const rc = await ctx.open('link-002');
       await expectError(rc.peer.request(LinkCmd.VERSION, LINK_FN, encodeVersion({ major: LINK_VERSION.major + 7, minor: 0, caps: DEFAULT_CAPS })).then(() => undefined),
         LinkErrno.ENOTSUP, 'VERSION major+7');
       await rc.ping();
@@ -101,7 +101,7 @@ export const LINK_CASES = defineGroup('LINK', [
     } },
   { n: 6, level: 'M', clause: `${LP} §6 "unknown command → ENOSYS"`, title: 'an unknown command is answered with ENOSYS',
     async run(ctx) {
-      const rc = await ctx.session.open('link-006');
+      const rc = await ctx.open('link-006');
       await expectError(rc.peer.request(0x7abc, LINK_FN), LinkErrno.ENOSYS, 'cmd 0x7abc on fn 0xFFFF');
       await expectError(rc.peer.request(0x0ff0, ctx.functions[0]?.fn ?? 1), LinkErrno.ENOSYS, 'cmd 0x0ff0 on a function');
       await rc.ping();
@@ -109,7 +109,7 @@ export const LINK_CASES = defineGroup('LINK', [
     } },
   { n: 7, level: 'M', clause: `${LP} §6 "unknown function → ENODEV"`, title: 'requests to a function that does not exist are answered with ENODEV',
     async run(ctx) {
-      const rc = await ctx.session.open('link-007');
+      const rc = await ctx.open('link-007');
       await expectError(rc.getInfo(0x7ff0), LinkErrno.ENODEV, 'DEVICE_GET_INFO fn 0x7ff0');
       await expectError(rc.configRead(0x7ff0, 0, 4), LinkErrno.ENODEV, 'config read fn 0x7ff0');
       await expectError(rc.reset(0x7ff0), LinkErrno.ENODEV, 'DEVICE_RESET fn 0x7ff0');
@@ -140,20 +140,20 @@ export const LINK_CASES = defineGroup('LINK', [
       const down = await r.waitDown(ctx.timeoutMs);
       const refused = r.frames.some((f) => f.msgId === 9 && (f.flags & LinkFlag.ERROR) !== 0);
       check(down || refused, 'the card neither closed the connection nor refused the malformed header');
-      const rc = await ctx.session.open('link-009-after');
+      const rc = await ctx.open('link-009-after');
       await rc.ping();
       rc.close();
     } },
   { n: 10, level: 'M', clause: `${LP} §5 DEVICE_RESET; ${VFU} cmd 13`, title: 'DEVICE_RESET on a present function succeeds with an empty reply',
     async run(ctx) {
-      const rc = await ctx.session.open('link-010');
+      const rc = await ctx.open('link-010');
       const r = await rc.peer.request(LinkCmd.DEVICE_RESET, ctx.anyFn().fn);
       check(r.payload.byteLength === 0, `reply carries ${r.payload.byteLength} bytes`);
       rc.close();
     } },
   { n: 11, level: 'M', clause: `${LP} §5 PING`, title: 'PING on fn 0xFFFF is answered with an empty reply',
     async run(ctx) {
-      const rc = await ctx.session.open('link-011');
+      const rc = await ctx.open('link-011');
       const r = await rc.peer.request(LinkCmd.PING, LINK_FN);
       check(r.payload.byteLength === 0, `PING reply carries ${r.payload.byteLength} bytes`);
       rc.close();
@@ -191,7 +191,7 @@ export const LINK_CASES = defineGroup('LINK', [
   { n: 16, level: 'O', clause: `${LP} §7 DMA windows`, title: 'DMA_UNMAP of a window never mapped is refused (ENOENT)',
     async run(ctx) {
       const fn = ctx.anyFn().fn;
-      const rc = await ctx.session.open('link-016');
+      const rc = await ctx.open('link-016');
       await rc.bind(fn, new Uint8Array(new SharedArrayBuffer(1 << 16)));
       await expectError(rc.peer.request(LinkCmd.DMA_UNMAP, fn, encodeDmaUnmap(0x40000, 0x1000)), LinkErrno.ENOENT, 'DMA_UNMAP 0x40000+0x1000');
       rc.close();

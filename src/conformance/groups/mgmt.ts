@@ -50,7 +50,7 @@ export const MGMT_CASES = defineGroup('MGMT', [
       const status = await ctx.session.terminate(m);
       check(status === 200, `DELETE answered HTTP ${status}`);
       check(await pollUntil(() => ctx.session.mgmtLog.some((r) => r.op === 'destroy-vm' && r.vmId === l.instanceId), ctx.timeoutMs), 'no destroy-vm');
-      const rc = await ctx.session.open('mgmt-004');
+      const rc = await ctx.open('mgmt-004');
       for (const fn of l.fns) {
         const e = await rc.getInfo(fn).then(() => undefined, (x: unknown) => x);
         check(e instanceof LinkError && e.errno === LinkErrno.ENODEV, `fn ${fn} still answers after terminate`);
