@@ -66,7 +66,7 @@ export const LINK_CASES = defineGroup('LINK', [
       }
       check(got.map((f) => f.msgId).sort().join() === ids.sort().join(), `reply ids ${got.map((f) => hex(f.msgId)).join(',')} != ${ids.map((x) => hex(x)).join(',')}`);
     } },
-  { n: 4, level: 'M', clause: `${LP} §4 ordering; ${VFU} "processed in order"`, title: 'pipelined config reads are answered in request order',
+  { n: 4, level: 'M', clause: `${LP} §5 ordering; ${VFU} "processed in order"`, title: 'pipelined config reads are answered in request order',
     async run(ctx) {
       const fn = ctx.anyFn().fn;
       const r = await rawNegotiated(ctx);
@@ -144,21 +144,21 @@ export const LINK_CASES = defineGroup('LINK', [
       await rc.ping();
       rc.close();
     } },
-  { n: 10, level: 'M', clause: `${LP} §5 DEVICE_RESET; ${VFU} cmd 13`, title: 'DEVICE_RESET on a present function succeeds with an empty reply',
+  { n: 10, level: 'M', clause: `${LP} §4 DEVICE_RESET; ${VFU} cmd 13`, title: 'DEVICE_RESET on a present function succeeds with an empty reply',
     async run(ctx) {
       const rc = await ctx.open('link-010');
       const r = await rc.peer.request(LinkCmd.DEVICE_RESET, ctx.anyFn().fn);
       check(r.payload.byteLength === 0, `reply carries ${r.payload.byteLength} bytes`);
       rc.close();
     } },
-  { n: 11, level: 'M', clause: `${LP} §5 PING`, title: 'PING on fn 0xFFFF is answered with an empty reply',
+  { n: 11, level: 'M', clause: `${LP} §4 PING`, title: 'PING on fn 0xFFFF is answered with an empty reply',
     async run(ctx) {
       const rc = await ctx.open('link-011');
       const r = await rc.peer.request(LinkCmd.PING, LINK_FN);
       check(r.payload.byteLength === 0, `PING reply carries ${r.payload.byteLength} bytes`);
       rc.close();
     } },
-  { n: 12, level: 'M', clause: `${LP} §5 DEVICE_GET_INFO; ${VFU} cmd 4`, title: 'DEVICE_GET_INFO on a function reports PCI, ≥ 9 regions and ≥ 3 IRQ indices',
+  { n: 12, level: 'M', clause: `${LP} §4 DEVICE_GET_INFO; ${VFU} cmd 4`, title: 'DEVICE_GET_INFO on a function reports PCI, ≥ 9 regions and ≥ 3 IRQ indices',
     async run(ctx) {
       const rc = await ctx.io();
       const i = await rc.getInfo(ctx.anyFn().fn);
@@ -166,7 +166,7 @@ export const LINK_CASES = defineGroup('LINK', [
       check(i.numRegions >= 9, `numRegions ${i.numRegions} < 9`);
       check(i.numIrqs >= 3, `numIrqs ${i.numIrqs} < 3 (MSIX is index 2)`);
     } },
-  { n: 13, level: 'M', clause: `${LP} §5 REGION_READ count 1/2/4`, title: 'a region read of 3 bytes is refused with EINVAL',
+  { n: 13, level: 'M', clause: `${LP} §4 REGION_READ count 1/2/4`, title: 'a region read of 3 bytes is refused with EINVAL',
     async run(ctx) {
       const rc = await ctx.io();
       await expectError(rc.peer.request(LinkCmd.REGION_READ, ctx.anyFn().fn, encodeRegionAccess(0, Region.CONFIG, 3)), LinkErrno.EINVAL, 'config read count 3');
