@@ -191,22 +191,22 @@ export function parseSmartLog(b: Uint8Array): SmartHealth {
   const O = SmartLog.offset;
   return {
     criticalWarning: v.getUint8(O.criticalWarning),
-    temperature: v.getUint16(O.temperature, true),
-    availSpare: v.getUint8(O.availSpare),
-    spareThresh: v.getUint8(O.spareThresh),
-    percentUsed: v.getUint8(O.percentUsed),
+    temperature: v.getUint16(O.compositeTemperature, true),
+    availSpare: v.getUint8(O.availableSpare),
+    spareThresh: v.getUint8(O.availableSpareThreshold),
+    percentUsed: v.getUint8(O.percentageUsed),
     dataUnitsRead: u128(v, O.dataUnitsRead),
     dataUnitsWritten: u128(v, O.dataUnitsWritten),
-    hostReads: u128(v, O.hostReads),
-    hostWrites: u128(v, O.hostWrites),
-    ctrlBusyTime: u128(v, O.ctrlBusyTime),
+    hostReads: u128(v, O.hostReadCommands),
+    hostWrites: u128(v, O.hostWriteCommands),
+    ctrlBusyTime: u128(v, O.controllerBusyTime),
     powerCycles: u128(v, O.powerCycles),
     powerOnHours: u128(v, O.powerOnHours),
     unsafeShutdowns: u128(v, O.unsafeShutdowns),
     mediaErrors: u128(v, O.mediaErrors),
-    numErrLogEntries: u128(v, O.numErrLogEntries),
-    warningTempTime: v.getUint32(O.warningTempTime, true),
-    criticalCompTime: v.getUint32(O.criticalCompTime, true),
+    numErrLogEntries: u128(v, O.errorLogEntries),
+    warningTempTime: v.getUint32(O.warningTemperatureTime, true),
+    criticalCompTime: v.getUint32(O.criticalTemperatureTime, true),
   };
 }
 
