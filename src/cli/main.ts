@@ -12,6 +12,8 @@ Usage: nitrolab <command> [flags]
   control-plane  run the REST API alone against running cards: --card URL,TOKEN_FILE[,HOST_ID] (repeatable)  --port N
   firmware     build | sign | verify card firmware images
   attest       get | verify attestation documents
+  conformance  check a card against the link protocol and device specs: --card <unix-path|host:port> [--mgmt URL --token FILE]
+               [--only PREFIX] [--json FILE] [--nbd URL] [--pcap FILE]   (docs/conformance.md)
   help         this text
 `;
 
@@ -24,6 +26,7 @@ const commands: Record<string, () => Promise<Runner>> = {
   'control-plane': async () => (await import('./control-plane.ts')).runControlPlane,
   firmware: async () => (await import('./firmware.ts')).runFirmware,
   attest: async () => (await import('./attest.ts')).runAttest,
+  conformance: async () => (await import('./conformance.ts')).runConformance,
 };
 
 async function main(argv: string[]): Promise<number> {
