@@ -84,6 +84,7 @@ class FnEntry implements FunctionPort {
   private async read(addr: Iova, dst: Uint8Array): Promise<void> {
     const peer = this.linkFor(addr, dst.byteLength);
     if (peer.transport.sharedMemory !== undefined) return this.direct(addr, dst, false);
+    this.checkWindows(addr, dst.byteLength, false);
     const max = peer.maxDataXfer;
     const parts: Promise<void>[] = [];
     for (let at = 0; at < dst.byteLength; at += max) {
@@ -104,11 +105,20 @@ class FnEntry implements FunctionPort {
   private async write(addr: Iova, src: Uint8Array): Promise<void> {
     const peer = this.linkFor(addr, src.byteLength);
     if (peer.transport.sharedMemory !== undefined) return this.direct(addr, src, true);
+    this.checkWindows(addr, src.byteLength, true);
     const max = peer.maxDataXfer;
     for (let at = 0; at < src.byteLength; at += max) {
       const n = Math.min(max, src.byteLength - at);
       peer.post(LinkCmd.DMA_WRITE, this.fn, [encodeDmaAccess(addr + at, n), src.subarray(at, at + n)]);
     }
+  }
+
+  /** The card's DMA engine refuses what the host announced it would refuse (the windows came with DMA_MAP), so a
+   *  device learns of the fault — over a socket the host's IOMMU would drop a posted write silently. The host still
+   *  enforces the same windows on its side. */
+  private checkWindows(addr: number, len: number, write: boolean): void {
+    const fault = this.table.walk(addr, len, write);
+    if (fault !== null) throw this.card.dmaFault(this.fn, new DmaFault(addr, len, fault));
   }
 
   private linkFor(addr: number, len: number): LinkPeer {

@@ -3,6 +3,7 @@
 import t from 'tap';
 import { gpa, iova } from '../../../../src/devices/brand.ts';
 import { LinkError } from '../../../../src/devices/pcie/link/errors.ts';
+import { encodeDmaAccess } from '../../../../src/devices/pcie/link/payloads.ts';
 import { DeviceInfoFlag, LinkCmd, LinkErrno, type MgmtEvent } from '../../../../src/devices/pcie/link/messages.ts';
 import { TRANSPORTS, guestMemory, linkRig, until } from './helpers.ts';
 import { TOY_DEVICE, TOY_STATUS_FAULT, TOY_VENDOR, ToyReg } from './toy-function.ts';
@@ -114,7 +115,7 @@ for (const kind of TRANSPORTS) {
     else t.equal(rc.peer.stats.framesIn - framesBefore, 1, 'shm DMA is a direct copy: only the MSIX crosses the ring');
   });
 
-  t.test(`${kind}: DMA outside the mapped windows is refused and never touches memory`, async (t) => {
+  t.test(`${kind}: DMA outside the mapped windows is refused by the card and never touches memory`, async (t) => {
     const { rc, cardPort, toy } = await linkRig(t, kind);
     const mem = guestMemory();
     await rc.bind(1, mem);
@@ -124,14 +125,10 @@ for (const kind of TRANSPORTS) {
     kick(rc, 1, 0x10ff0, 0x10000, 0x20); // read runs 0x10 bytes past the window
     await w.wait(1);
     t.equal(await rc.barRead(1, 0, ToyReg.STATUS, 4), TOY_STATUS_FAULT.unmapped);
-    t.equal(toy.lastFault?.reason, 'unmapped');
+    t.equal(toy.lastFault?.reason, 'unmapped', 'the device learns of the fault');
     t.equal(mem[0x4000], 7, 'nothing was written');
-    if (kind === 'socket') {
-      t.same(rc.faults(), [{ fn: 1, iova: 0x10ff0, length: 0x20, write: false, reason: 'unmapped' }], 'the host IOMMU refused it');
-    } else {
-      t.same(rc.faults(), [], 'the card refused it before any access');
-      t.same(cardPort.port(1).windows().map((x) => x.iova), [0x10000]);
-    }
+    t.same(rc.faults(), [], 'the card refused it before any access');
+    t.same(cardPort.port(1).windows().map((x) => x.iova), [0x10000]);
   });
 
   t.test(`${kind}: a DMA write into a read-only window is a permission fault`, async (t) => {
@@ -142,15 +139,30 @@ for (const kind of TRANSPORTS) {
     const w = msiWaiter(rc);
     kick(rc, 1, 0x10000, 0x10800, 8);
     await w.wait(1);
-    if (kind === 'socket') {
-      // A posted DMA write: the card learns of the refusal asynchronously; the host records the fault.
-      await until(() => rc.faultCount === 1);
-      t.same(rc.faults()[0], { fn: 1, iova: 0x10800, length: 8, write: true, reason: 'permission' });
-    } else {
-      t.equal(toy.lastFault?.reason, 'permission');
-    }
+    t.equal(toy.lastFault?.reason, 'permission');
     t.equal(mem[0x4800], 0);
   });
+
+  if (kind === 'socket') {
+    t.test('socket: the host IOMMU refuses raw DMA frames from a card that ignores its windows', async (t) => {
+      const { rc, cardPort } = await linkRig(t, kind);
+      const mem = guestMemory();
+      await rc.bind(1, mem);
+      await rc.map(1, iova(0x10000), gpa(0x4000), 0x1000, false);
+      const [cardPeer] = [...cardPort.peers];
+      if (!cardPeer) throw new Error('no card-side peer');
+      // A misbehaving card: a DMA_READ past the window, and a posted DMA_WRITE into a read-only window.
+      const refused = await cardPeer.request(LinkCmd.DMA_READ, 1, encodeDmaAccess(0x10ff0, 0x20)).then(() => null, (e: unknown) => e);
+      t.ok(refused instanceof LinkError && refused.errno === LinkErrno.EFAULT, 'the DMA_READ is answered with EFAULT');
+      cardPeer.post(LinkCmd.DMA_WRITE, 1, [encodeDmaAccess(0x10800, 8), new Uint8Array(8).fill(9)]);
+      await until(() => rc.faultCount === 2);
+      t.same(rc.faults(), [
+        { fn: 1, iova: 0x10ff0, length: 0x20, write: false, reason: 'unmapped' },
+        { fn: 1, iova: 0x10800, length: 8, write: true, reason: 'permission' },
+      ], 'both recorded as IOMMU faults');
+      t.equal(mem[0x4800], 0, 'the refused write never reached guest memory');
+    });
+  }
 
   t.test(`${kind}: functions bound to different VMs DMA into their own guest memory`, async (t) => {
     const { rc } = await linkRig(t, kind, [1, 2]);
