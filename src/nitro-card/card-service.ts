@@ -8,7 +8,8 @@ import type { Logger } from '../common/log.ts';
 import type { MgmtEvent, MgmtReply, MgmtRequest } from '../devices/pcie/link/messages.ts';
 import { CardError, type CardApi } from './mgmt-api.ts';
 import { CardInstance, type LaunchRequest } from './instances.ts';
-import { createNvmeFunction, type CardFunction, type FunctionFabric } from './functions.ts';
+import { createNvmeFunction, createVirtioNetFunction, type CardFunction, type FunctionFabric } from './functions.ts';
+import { VpcDataplane } from './vpc/dataplane.ts';
 import type { CardMetrics } from './metrics.ts';
 
 /** The management channel to the hypervisor (over the PCIe link). */
@@ -39,9 +40,12 @@ export class CardService implements CardApi {
   private resolveHypervisor!: (h: HypervisorChannel) => void;
   private nextFn = 1;
   attestationProvider: ((nonce: string) => unknown) | undefined;
+  /** The VPC data plane: every instance's ENI (docs/vpc.md). start.ts gives it its Geneve underlay. */
+  readonly vpc: VpcDataplane;
 
   constructor(private readonly opts: CardServiceOptions, private readonly fabric: FunctionFabric) {
     this.hypervisorReady = new Promise((r) => (this.resolveHypervisor = r));
+    this.vpc = new VpcDataplane({ hostId: opts.hostId, log: opts.log.child({ component: 'vpc' }) });
     mkdirSync(join(opts.dataDir, 'volumes'), { recursive: true });
   }
 
@@ -126,6 +130,7 @@ export class CardService implements CardApi {
         });
         fns.push(f);
       }
+      if (req.network) fns.push(this.createEni(req.instanceId, req.network, log));
       await this.command({ op: 'create-vm', vm: { vmId: req.instanceId, vcpus: req.vcpus, memBytes: inst.guestMemBytes, userData: req.userData } });
       for (const [i, f] of fns.entries()) {
         const slot = FIRST_SLOT + i;
@@ -143,6 +148,23 @@ export class CardService implements CardApi {
       this.instances.delete(req.instanceId);
       this.functions.delete(req.instanceId);
       throw e instanceof CardError ? e : new CardError('LaunchFailed', 500, (e as Error).message);
+    }
+  }
+
+  /** The ENI on the data plane and its virtio-net function (placed after the NVMe functions). */
+  private createEni(instanceId: string, network: NonNullable<LaunchRequest['network']>, log: Logger): CardFunction {
+    let deliver: (frame: Uint8Array) => void = () => {};
+    const eni = this.vpc.addEni({ ...network, instanceId }, (frame) => deliver(frame));
+    try {
+      const f = createVirtioNetFunction(this.fabric, {
+        fn: this.nextFn++, eniId: network.eniId, mac: network.macAddress, log, metrics: this.opts.metrics,
+        backend: { transmit: (frame) => this.vpc.fromGuest(eni, frame) },
+      });
+      deliver = (frame) => { void f.net.receive(frame); };
+      return { ...f, close: async () => { this.vpc.removeEni(network.eniId); await f.close(); } };
+    } catch (e) {
+      this.vpc.removeEni(network.eniId);
+      throw e;
     }
   }
 

@@ -10,6 +10,7 @@ import type { BlockBackend } from '../devices/nvme/backend.ts';
 import { FileBackend } from './ebs/file-backend.ts';
 import type { CardMetrics } from './metrics.ts';
 import { realClock } from '../common/clock.ts';
+import { VirtioNet, type NetBackend } from '../devices/virtio-net/index.ts';
 
 export type FunctionFabric = CardPort;
 
@@ -60,6 +61,39 @@ export async function createNvmeFunction(fabric: FunctionFabric, spec: NvmeFunct
       fabric.unregisterFunction(spec.fn);
       pci.reset();
       await backend.close();
+    },
+  };
+}
+
+export interface VirtioNetFunctionSpec {
+  fn: number;
+  eniId: string;
+  mac: string;
+  /** The VPC data plane behind the device: frames the guest sends. */
+  backend: NetBackend;
+  log: Logger;
+  metrics: CardMetrics;
+}
+
+/** An ENI's virtio-net function: frames go to the VPC data plane; `net.receive` delivers frames to the guest. */
+export function createVirtioNetFunction(fabric: FunctionFabric, spec: VirtioNetFunctionSpec): CardFunction & { net: VirtioNet } {
+  const log = spec.log.child({ fn: spec.fn, device: 'virtio-net', eniId: spec.eniId });
+  const metrics = spec.metrics.scoped('virtio-net');
+  const port = fabric.port(spec.fn);
+  const pci = new PciFunction({ sendMsi: (a, d, v) => port.sendMsi(a, d, v), log, metrics });
+  const ctx: DeviceContext = { dma: port.dma, irq: pci.irq, clock: realClock, log, metrics };
+  const net = new VirtioNet({ ctx, backend: spec.backend, mac: spec.mac });
+  pci.attach(net);
+  fabric.registerFunction(spec.fn, pci);
+  log.info({ event: 'function-created', mac: spec.mac }, `fn ${spec.fn}: virtio-net for ${spec.eniId}`);
+  return {
+    fn: spec.fn,
+    kind: 'virtio-net',
+    pci,
+    net,
+    async close() {
+      fabric.unregisterFunction(spec.fn);
+      pci.reset();
     },
   };
 }

@@ -1,6 +1,7 @@
 // Instances as the card knows them: their state machine (EC2 names), the functions the card created for them, and
 // their console. The control plane reads these through the management API; the card is the source of truth.
 import { ConsoleBuffer } from './console-buffer.ts';
+import type { EniConfig } from './vpc/eni.ts';
 
 export type InstanceState = 'pending' | 'running' | 'stopping' | 'stopped' | 'shutting-down' | 'terminated';
 
@@ -13,6 +14,8 @@ export interface LaunchRequest {
   memMiB: number;
   userData: string;
   volumes: VolumeSpec[];
+  /** The instance's ENI (a virtio-net function on the VPC data plane); absent = no network. */
+  network?: Omit<EniConfig, 'instanceId'>;
 }
 
 export interface CardFunctionInfo { fn: number; slot: number; kind: 'nvme-ebs' | 'nvme-instance-store' | 'virtio-net'; volumeId?: string }
@@ -49,6 +52,7 @@ export class CardInstance {
       launchedAt: this.launchedAt,
       guestMemBytes: this.guestMemBytes,
       functions: this.functions,
+      ...(this.req.network ? { network: { eniId: this.req.network.eniId, macAddress: this.req.network.macAddress, privateIp: this.req.network.privateIp } } : {}),
       transitions: this.transitions,
     };
   }

@@ -1,11 +1,12 @@
 // The card's management endpoint: the only way into the card from outside, and the control plane's only way to a
 // host. The card listens and never dials out. Every request needs the card's bearer token (401 otherwise, logged
 // and counted); parameters are validated on this side too.
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { Logger } from '../common/log.ts';
 import { bearerMatches } from './token.ts';
 import type { CardInstance, LaunchRequest } from './instances.ts';
+import { LaunchNetworkSchema } from './vpc/schemas.ts';
 
 export class CardError extends Error {
   constructor(readonly code: string, readonly status: number, message: string) {
@@ -33,12 +34,13 @@ const Launch = Type.Object({
     sizeBytes: Type.Integer({ minimum: 4096, maximum: 16 * 1024 ** 4 }),
     deviceName: Type.String({ minLength: 1, maxLength: 32 }),
   }), { maxItems: 16 }),
+  network: Type.Optional(LaunchNetworkSchema),
 }, { additionalProperties: false });
 
 const IdParams = Type.Object({ id: Type.String() });
 const ConsoleQuery = Type.Object({ offset: Type.Optional(Type.Integer({ minimum: 0 })) });
 
-export async function buildMgmtApi(card: CardApi, token: string, log: Logger): Promise<FastifyInstance> {
+export async function buildMgmtApi(card: CardApi, token: string, log: Logger, plugins: readonly FastifyPluginAsync[] = []): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: log.child({ component: 'mgmt-api' }, { level: 'warn' }), bodyLimit: 64 * 1024 });
   let unauthorized = 0;
 
@@ -98,6 +100,8 @@ export async function buildMgmtApi(card: CardApi, token: string, log: Logger): P
       if (!card.attestation) throw new CardError('NotSupported', 501, 'this card does not produce attestation documents');
       return card.attestation(req.query.nonce);
     });
+
+  for (const p of plugins) await app.register(p);
 
   return app as unknown as FastifyInstance;
 }

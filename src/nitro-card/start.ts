@@ -14,6 +14,8 @@ import { CardService } from './card-service.ts';
 import { buildMgmtApi } from './mgmt-api.ts';
 import { CardMetrics } from './metrics.ts';
 import { ensureCardToken, TOKEN_FILE } from './token.ts';
+import { GeneveUnderlay, type UnderlayAddr } from './vpc/geneve.ts';
+import { vpcMgmtRoutes } from './vpc/mgmt-routes.ts';
 
 export interface StartCardOptions {
   hostId: string;
@@ -27,6 +29,8 @@ export interface StartCardOptions {
   guestMemBytes: number;
   capacity: { vcpus: number; memMiB: number };
   log: Logger;
+  /** Where the Geneve underlay socket binds; default a random 127.a.b.c on UDP 6081 (vpc/geneve.ts). */
+  underlay?: Partial<UnderlayAddr> | undefined;
 }
 
 export interface RunningCard {
@@ -98,8 +102,11 @@ export async function startCard(o: StartCardOptions): Promise<RunningCard> {
     }
     card.onEvent(ev);
   };
+  const underlay = await GeneveUnderlay.bind((d, from) => card.vpc.fromUnderlay(d, from), o.underlay);
+  card.vpc.setUnderlay(underlay);
+  o.log.info({ event: 'vpc-underlay', ...underlay.local }, `Geneve underlay on udp ${underlay.local.address}:${underlay.local.port}`);
   const token = ensureCardToken(o.dataDir);
-  const api = await buildMgmtApi(card, token, o.log);
+  const api = await buildMgmtApi(card, token, o.log, [vpcMgmtRoutes(card.vpc, o.dataDir)]);
   await api.listen({ host: o.mgmtHost, port: o.mgmtPort });
   const addr = api.server.address();
   const mgmtUrl = typeof addr === 'object' && addr ? `http://${o.mgmtHost}:${addr.port}` : `http://${o.mgmtHost}:${o.mgmtPort}`;
@@ -114,6 +121,7 @@ export async function startCard(o: StartCardOptions): Promise<RunningCard> {
     async close() {
       await api.close();
       await card.close();
+      await underlay.close();
       port.close();
     },
   };
