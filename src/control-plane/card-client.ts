@@ -92,6 +92,14 @@ export class CardClient {
     return this.#call('console', 'GET', `/mgmt/v1/instances/${encodeURIComponent(instanceId)}/console?offset=${offset}`, undefined, 200, parseConsoleChunk);
   }
 
+  /**
+   * Any other management call (the VPC routes of src/control-plane/vpc/card-vpc.ts): JSON in, JSON out, with the same
+   * deadline, failure classification and metrics as the calls above; `parse` checks the reply's shape.
+   */
+  call<T>(op: string, method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body: unknown, okStatus: number, parse: (v: unknown) => T): Promise<T> {
+    return this.#call(op, method, path, body, okStatus, parse);
+  }
+
   /** Drop pooled connections. */
   close(): void {
     this.#agent.destroy();
