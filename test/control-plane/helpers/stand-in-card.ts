@@ -25,6 +25,8 @@ export interface StandInOptions {
   memMiB?: number;
   /** Report new instances as already running (a card whose guests boot before it answers). */
   bootImmediately?: boolean;
+  /** The mode the card reports (default offload). */
+  mode?: 'offload' | 'legacy';
 }
 
 /** A reply the stand-in gives instead of the contract's: an error status, silence, non-JSON, or apply-but-never-answer. */
@@ -35,6 +37,7 @@ export class StandInCard {
   readonly token: string;
   readonly capacity: { vcpus: number; memMiB: number };
   readonly bootImmediately: boolean;
+  readonly mode: 'offload' | 'legacy';
   readonly instances = new Map<string, StandInInstance>();
   /** Every request seen, as "METHOD path". */
   readonly requests: string[] = [];
@@ -47,6 +50,7 @@ export class StandInCard {
     this.token = opts.token ?? 'card-secret';
     this.capacity = { vcpus: opts.vcpus ?? 8, memMiB: opts.memMiB ?? 32768 };
     this.bootImmediately = opts.bootImmediately ?? false;
+    this.mode = opts.mode ?? 'offload';
     this.#server = http.createServer((req, res) => { this.#handle(req, res); });
   }
 
@@ -129,7 +133,7 @@ export class StandInCard {
   #route(method: string, url: URL, body: Record<string, unknown>): [number, unknown] {
     const p = url.pathname;
     if (method === 'GET' && p === '/mgmt/v1/card') {
-      return [200, { hostId: this.hostId, mode: 'offload', link: 'socket', firmware: { version: '0.0.0-stand-in', sha256: '0'.repeat(64) },
+      return [200, { hostId: this.hostId, mode: this.mode, link: 'socket', firmware: { version: '0.0.0-stand-in', sha256: '0'.repeat(64) },
         capacity: this.capacity, usage: this.usage() }];
     }
     if (method === 'POST' && p === '/mgmt/v1/instances') {
