@@ -101,12 +101,14 @@ export async function runUp(argv: string[]): Promise<number> {
   }
 
   const { startControlPlane } = await import('../control-plane/server.ts');
+  const { panelPlugin } = await import('../control-plane/panel-plugin.ts');
   const plane = await startControlPlane({
     port: opts.port,
     host: opts.host,
     dataDir: opts.dataDir,
     cards: pairs.map((p) => ({ hostId: p.hostId, url: p.mgmtUrl, token: readCardToken(join(opts.dataDir, 'hosts', p.hostId, 'card')) })),
     logger: log.child({ component: 'control-plane' }),
+    plugins: [{ plugin: panelPlugin }],
   });
   cp = plane;
   const base = plane.url.replace(/\/$/, '');
