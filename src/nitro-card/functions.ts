@@ -33,9 +33,11 @@ export interface NvmeFunctionSpec {
   metrics: CardMetrics;
   /** A backend to use instead of the sparse file at `path` (e.g. an NBD client). */
   backend?: BlockBackend;
+  /** Identify NN (default: the personality's, 1 for EBS); above 1 the controller can take hot-plugged namespaces. */
+  maxNamespaces?: number;
 }
 
-export async function createNvmeFunction(fabric: FunctionFabric, spec: NvmeFunctionSpec): Promise<CardFunction> {
+export async function createNvmeFunction(fabric: FunctionFabric, spec: NvmeFunctionSpec): Promise<CardFunction & { nvme: NvmeController }> {
   const log = spec.log.child({ fn: spec.fn, device: 'nvme', volumeId: spec.volumeId });
   const metrics = spec.metrics.scoped('nvme');
   const port = fabric.port(spec.fn);
@@ -47,6 +49,7 @@ export async function createNvmeFunction(fabric: FunctionFabric, spec: NvmeFunct
     serial: spec.volumeId.replace('-', ''),
     blockDeviceName: spec.deviceName,
     fn: spec.fn,
+    ...(spec.maxNamespaces !== undefined ? { maxNamespaces: spec.maxNamespaces } : {}),
   });
   dev.attachNamespace(1, backend, 512);
   pci.attach(dev);
@@ -57,6 +60,7 @@ export async function createNvmeFunction(fabric: FunctionFabric, spec: NvmeFunct
     kind: spec.personality === 'ebs' ? 'nvme-ebs' : 'nvme-instance-store',
     volumeId: spec.volumeId,
     pci,
+    nvme: dev,
     async close() {
       fabric.unregisterFunction(spec.fn);
       pci.reset();
