@@ -11,6 +11,7 @@ import { CardInstance, type LaunchRequest } from './instances.ts';
 import { createNvmeFunction, createVirtioNetFunction, type CardFunction, type FunctionFabric } from './functions.ts';
 import { VpcDataplane } from './vpc/dataplane.ts';
 import type { CardMetrics } from './metrics.ts';
+import { EbsVolumes, EBS_HOTPLUG_NN } from './ebs/volumes.ts';
 
 /** The management channel to the hypervisor (over the PCIe link). */
 export interface HypervisorChannel {
@@ -28,6 +29,8 @@ export interface CardServiceOptions {
   firmware: { version: string; sha256: string };
   log: Logger;
   metrics: CardMetrics;
+  /** Block store base URL for EBS volumes (`nbd://host:port`); absent = sparse files in the data dir. */
+  blockstore?: string | undefined;
 }
 
 const FIRST_SLOT = 3;
@@ -42,10 +45,13 @@ export class CardService implements CardApi {
   attestationProvider: ((nonce: string) => unknown) | undefined;
   /** The VPC data plane: every instance's ENI (docs/vpc.md). start.ts gives it its Geneve underlay. */
   readonly vpc: VpcDataplane;
+  /** EBS volumes: backends (NBD to the block store), limits, hot-plug (ebs/volumes.ts). */
+  readonly ebs: EbsVolumes;
 
   constructor(private readonly opts: CardServiceOptions, private readonly fabric: FunctionFabric) {
     this.hypervisorReady = new Promise((r) => (this.resolveHypervisor = r));
     this.vpc = new VpcDataplane({ hostId: opts.hostId, log: opts.log.child({ component: 'vpc' }) });
+    this.ebs = new EbsVolumes({ dataDir: opts.dataDir, blockstore: opts.blockstore, log: opts.log, metrics: opts.metrics });
     mkdirSync(join(opts.dataDir, 'volumes'), { recursive: true });
   }
 
@@ -118,6 +124,7 @@ export class CardService implements CardApi {
     try {
       for (const vol of req.volumes) {
         const fn = this.nextFn++;
+        const { backend, url } = await this.ebs.open(vol, log);
         const f = await createNvmeFunction(this.fabric, {
           fn,
           personality: 'ebs',
@@ -127,7 +134,11 @@ export class CardService implements CardApi {
           path: join(this.opts.dataDir, 'volumes', `${vol.volumeId}.img`),
           log,
           metrics: this.opts.metrics,
-        });
+          backend,
+          // The first EBS controller also takes hot-plugged volumes as namespaces 2… (docs/block-store.md).
+          ...(fns.length === 0 ? { maxNamespaces: EBS_HOTPLUG_NN } : {}),
+        }).catch(async (e: unknown) => { await backend.close(); throw e; });
+        this.ebs.placed(req.instanceId, vol, fn, f.nvme, backend, url);
         fns.push(f);
       }
       if (req.network) fns.push(this.createEni(req.instanceId, req.network, log));
@@ -175,6 +186,7 @@ export class CardService implements CardApi {
     }
     for (const f of this.functions.get(instanceId) ?? []) await f.close();
     this.functions.set(instanceId, []);
+    await this.ebs.closeInstance(instanceId);
   }
 
   async terminate(instanceId: string): Promise<CardInstance> {
