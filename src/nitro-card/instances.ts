@@ -5,7 +5,11 @@ import type { EniConfig } from './vpc/eni.ts';
 
 export type InstanceState = 'pending' | 'running' | 'stopping' | 'stopped' | 'shutting-down' | 'terminated';
 
-export interface VolumeSpec { volumeId: string; sizeBytes: number; deviceName: string }
+export interface VolumeSpec {
+  volumeId: string; sizeBytes: number; deviceName: string;
+  /** Provisioned IOPS and MiB/s (absent = gp3 baseline 3000 / 125; 0 = unlimited): ebs/throttle.ts. */
+  iops?: number; throughputMiBps?: number;
+}
 
 export interface LaunchRequest {
   instanceId: string;

@@ -33,6 +33,8 @@ const Launch = Type.Object({
     volumeId: Type.String({ pattern: '^vol-[0-9a-f]{8,17}$' }),
     sizeBytes: Type.Integer({ minimum: 4096, maximum: 16 * 1024 ** 4 }),
     deviceName: Type.String({ minLength: 1, maxLength: 32 }),
+    iops: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
+    throughputMiBps: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000 })),
   }), { maxItems: 16 }),
   network: Type.Optional(LaunchNetworkSchema),
 }, { additionalProperties: false });

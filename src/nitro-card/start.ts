@@ -16,6 +16,7 @@ import { CardMetrics } from './metrics.ts';
 import { ensureCardToken, TOKEN_FILE } from './token.ts';
 import { GeneveUnderlay, type UnderlayAddr } from './vpc/geneve.ts';
 import { vpcMgmtRoutes } from './vpc/mgmt-routes.ts';
+import { ebsMgmtRoutes } from './ebs/mgmt-routes.ts';
 
 export interface StartCardOptions {
   hostId: string;
@@ -29,6 +30,8 @@ export interface StartCardOptions {
   guestMemBytes: number;
   capacity: { vcpus: number; memMiB: number };
   log: Logger;
+  /** Block store base URL for EBS volumes (`nbd://host:port`, `nbd+unix:///?socket=…`); absent = sparse files. */
+  blockstore?: string | undefined;
   /** Where the Geneve underlay socket binds; default a random 127.a.b.c on UDP 6081 (vpc/geneve.ts). */
   underlay?: Partial<UnderlayAddr> | undefined;
 }
@@ -79,6 +82,7 @@ export async function startCard(o: StartCardOptions): Promise<RunningCard> {
     link: o.link,
     capacity: o.capacity,
     guestMemBytes: o.guestMemBytes,
+    blockstore: o.blockstore,
     firmware: { version: boot.firmware.version, sha256: boot.firmware.sha256 },
     log: o.log.child({ component: 'card' }),
     metrics,
@@ -106,7 +110,7 @@ export async function startCard(o: StartCardOptions): Promise<RunningCard> {
   card.vpc.setUnderlay(underlay);
   o.log.info({ event: 'vpc-underlay', ...underlay.local }, `Geneve underlay on udp ${underlay.local.address}:${underlay.local.port}`);
   const token = ensureCardToken(o.dataDir);
-  const api = await buildMgmtApi(card, token, o.log, [vpcMgmtRoutes(card.vpc, o.dataDir)]);
+  const api = await buildMgmtApi(card, token, o.log, [ebsMgmtRoutes(card, o.log.child({ component: 'ebs' })), vpcMgmtRoutes(card.vpc, o.dataDir)]);
   await api.listen({ host: o.mgmtHost, port: o.mgmtPort });
   const addr = api.server.address();
   const mgmtUrl = typeof addr === 'object' && addr ? `http://${o.mgmtHost}:${addr.port}` : `http://${o.mgmtHost}:${o.mgmtPort}`;

@@ -17,6 +17,8 @@ export interface PanelHubOptions {
   /** The most console text sent when a page (re)selects an instance. */
   consoleTailChars?: number;
   onError?: (err: unknown) => void;
+  /** No timer: snapshots are read only when `tick()` is called (tests step the hub). */
+  manual?: boolean;
 }
 
 export interface PanelSubscription {
@@ -43,7 +45,7 @@ export class PanelHub {
   #closed = false;
 
   constructor(opts: PanelHubOptions) {
-    this.#opts = { periodMs: 1000, historySize: 300, consoleTailChars: 64 * 1024, ...opts };
+    this.#opts = { periodMs: 1000, historySize: 300, consoleTailChars: 64 * 1024, manual: false, ...opts };
   }
 
   get subscribers(): number { return this.#clients.size; }
@@ -74,7 +76,7 @@ export class PanelHub {
 
   /** Read and push as soon as possible (coalesced with a read already running). */
   requestTick(): void {
-    if (this.#closed || this.#clients.size === 0) return;
+    if (this.#closed || this.#opts.manual || this.#clients.size === 0) return;
     if (this.#running) { this.#again = true; return; }
     this.#stopTimer();
     this.#running = this.tick().catch((e) => this.#opts.onError?.(e)).finally(() => {
