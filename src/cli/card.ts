@@ -6,6 +6,12 @@ import { createRootLogger, isLogLevel } from '../common/log.ts';
 import { listenLink } from '../devices/pcie/link/socket-transport.ts';
 import { startCard } from '../nitro-card/start.ts';
 import { FirmwareError } from '../nitro-card/boot/firmware.ts';
+import { parseNbdUrl } from '../nitro-card/ebs/nbd-url.ts';
+
+/** `--blockstore` must be an NBD URI the card's client can use (nbd://host:port, nbd+unix:///?socket=…). */
+export function checkBlockstoreUrl(url: string): void {
+  try { parseNbdUrl(url); } catch (e) { throw new UsageError(`--blockstore: ${(e as Error).message}`); }
+}
 
 export async function runCard(argv: string[]): Promise<number> {
   const { values } = parse(argv, {
@@ -18,9 +24,11 @@ export async function runCard(argv: string[]): Promise<number> {
     firmware: { type: 'string' },
     'root-key': { type: 'string' },
     'guest-mem-mib': { type: 'string' },
+    blockstore: { type: 'string' },
     'log-level': { type: 'string' },
   });
   if (values.listen === undefined) throw new UsageError('--listen <unix-path|host:port> is required');
+  if (values.blockstore !== undefined) checkBlockstoreUrl(values.blockstore);
   const level = values['log-level'];
   if (level !== undefined && !isLogLevel(level)) throw new UsageError(`--log-level ${level} is not a pino level`);
   const hostId = values['host-id'] ?? 'host-0';
@@ -38,6 +46,7 @@ export async function runCard(argv: string[]): Promise<number> {
       rootKey: values['root-key'],
       guestMemBytes: intFlag('guest-mem-mib', values['guest-mem-mib'], 32, 4, 4096) * 1024 * 1024,
       capacity: { vcpus: cpus().length * 48, memMiB: Math.floor(totalmem() / 1048576) * 8 },
+      blockstore: values.blockstore,
       log,
     });
   } catch (e) {

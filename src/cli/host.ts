@@ -21,6 +21,7 @@ export async function runHost(argv: string[]): Promise<number> {
     mode: { type: 'string' },
     pcpus: { type: 'string' },
     'guest-mem-mib': { type: 'string' },
+    blockstore: { type: 'string' },
     'host-mem-mib': { type: 'string' },
     'log-level': { type: 'string' },
   });
@@ -42,7 +43,7 @@ export async function runHost(argv: string[]): Promise<number> {
     const pairs = Array.from({ length: pcpus + 1 }, () => createShmLinkPair());
     const cardDescs = pairs.map((p) => p.card);
     cardWorker = startTsWorker(new URL('../nitro-card/card-worker.ts', import.meta.url), {
-      workerData: { hostId, dataDir: values['data-dir'] ?? '.nitrolab/card', mode, level: level ?? 'info', links: cardDescs, guestMemMiB },
+      workerData: { hostId, dataDir: values['data-dir'] ?? '.nitrolab/card', mode, level: level ?? 'info', links: cardDescs, guestMemMiB, blockstore: values.blockstore },
       transferList: cardDescs.flatMap(shmTransferList),
       name: 'card',
     });

@@ -8,7 +8,7 @@ import { openShmLink, type ShmLinkDesc } from '../devices/pcie/link/shm-transpor
 import { startCard } from './start.ts';
 
 if (!parentPort) throw new Error('card-worker must run as a worker thread');
-const wd = workerData as { hostId: string; dataDir: string; mode: 'offload' | 'legacy'; level: LogLevel; links: ShmLinkDesc[]; guestMemMiB: number };
+const wd = workerData as { hostId: string; dataDir: string; mode: 'offload' | 'legacy'; level: LogLevel; links: ShmLinkDesc[]; guestMemMiB: number; blockstore?: string };
 const log = createRootLogger({ name: `card ${wd.hostId}`, level: wd.level, pretty: false });
 const running = await startCard({
   hostId: wd.hostId,
@@ -19,6 +19,7 @@ const running = await startCard({
   mgmtPort: 0,
   guestMemBytes: wd.guestMemMiB * 1024 * 1024,
   capacity: { vcpus: cpus().length * 48, memMiB: Math.floor(totalmem() / 1048576) * 8 },
+  blockstore: wd.blockstore,
   log,
 });
 for (const desc of wd.links) running.attach(openShmLink(desc, { name: 'card-shm' }));
