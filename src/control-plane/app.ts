@@ -20,6 +20,9 @@ import { instanceRoutes } from './routes/instances.ts';
 import { instanceTypeRoutes } from './routes/instance-types.ts';
 import { hostRoutes } from './routes/hosts.ts';
 import { healthRoutes } from './routes/health.ts';
+import { securityGroupRoutes } from './routes/security-groups.ts';
+import { vpcInstanceRoutes } from './routes/vpc.ts';
+import { VpcService } from './vpc/vpc-service.ts';
 
 /** A plugin registered inside the control plane's scope (it sees `app.controlPlane`), e.g. the panel. */
 export interface ExtraPlugin {
@@ -61,7 +64,9 @@ export const controlPlaneApp: FastifyPluginAsync<ControlPlaneOptions> = async (a
   const metrics = new ControlPlaneMetrics(() => store.countByState());
   const cards = new CardRegistry(opts.cards, { ...(opts.cardTimeoutMs !== undefined ? { timeoutMs: opts.cardTimeoutMs } : {}), onRequest: metrics.onCardRequest });
   const consoleStore = new ConsoleStore(db);
-  const service = new InstanceService({ store, console: consoleStore, cards, metrics, log: app.log });
+  const vpc = new VpcService({ db, cards, log: app.log });
+  vpc.setHostLookup((id) => store.get(id)?.hostId);
+  const service = new InstanceService({ store, console: consoleStore, cards, metrics, log: app.log, vpc });
   app.decorate('controlPlane', { db, store, consoleStore, cards, service, metrics });
   app.addHook('onClose', async () => {
     cards.close();
@@ -92,7 +97,7 @@ export const controlPlaneApp: FastifyPluginAsync<ControlPlaneOptions> = async (a
     openapi: {
       openapi: '3.0.3',
       info: { title: 'nitrolab control plane', version: '1', description: 'Launch and manage instances on emulated Nitro hosts.' },
-      tags: [{ name: 'instances' }, { name: 'catalogue' }, { name: 'hosts' }, { name: 'ops' }],
+      tags: [{ name: 'instances' }, { name: 'security-groups' }, { name: 'vpc' }, { name: 'catalogue' }, { name: 'hosts' }, { name: 'ops' }],
       ...(opts.apiToken !== undefined ? { components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } }, security: [{ bearer: [] }] } : {}),
     },
   });
@@ -103,6 +108,8 @@ export const controlPlaneApp: FastifyPluginAsync<ControlPlaneOptions> = async (a
   await app.register(instanceTypeRoutes);
   await app.register(hostRoutes, { cards });
   await app.register(instanceRoutes, { service });
+  await app.register(securityGroupRoutes, { vpc });
+  await app.register(vpcInstanceRoutes, { store, cards });
   for (const extra of opts.plugins ?? []) await app.register(extra.plugin, extra.options ?? {});
 };
 

@@ -31,6 +31,8 @@ export interface CardLaunchRequest {
   memMiB: number;
   userData: string;
   volumes: Array<{ volumeId: string; sizeBytes: number; deviceName: string }>;
+  /** The instance's ENI (src/control-plane/vpc/vpc-service.ts CardLaunchNetwork); absent = no network. */
+  network?: object;
 }
 
 export interface CardInstance {

@@ -13,6 +13,7 @@ import type { ConsoleStore } from './state/console-store.ts';
 import type { InstanceState, InstanceStateName } from './instance-state.ts';
 import type { ControlPlaneMetrics } from './metrics.ts';
 import { normaliseVolumes } from './volumes.ts';
+import type { VpcService, CardLaunchNetwork } from './vpc/vpc-service.ts';
 import type { VolumeRequest } from './volumes.ts';
 
 export interface LaunchInput {
@@ -20,6 +21,8 @@ export interface LaunchInput {
   count: number;
   userData: string;
   volumes: readonly VolumeRequest[];
+  /** Security groups for the instance's ENI; default: the VPC's default group. */
+  securityGroupIds?: readonly string[];
 }
 
 export interface StateChange {
@@ -64,10 +67,12 @@ export class InstanceService {
   readonly #cards: CardRegistry;
   readonly #metrics: ControlPlaneMetrics;
   readonly #log: FastifyBaseLogger;
+  readonly #vpc: VpcService | undefined;
   readonly #listeners = new Set<(c: StateChange) => void>();
   #launchQueue: Promise<unknown> = Promise.resolve();
 
-  constructor(deps: { store: InstanceStore; console: ConsoleStore; cards: CardRegistry; metrics: ControlPlaneMetrics; log: FastifyBaseLogger }) {
+  constructor(deps: { store: InstanceStore; console: ConsoleStore; cards: CardRegistry; metrics: ControlPlaneMetrics; log: FastifyBaseLogger; vpc?: VpcService }) {
+    this.#vpc = deps.vpc;
     this.#store = deps.store;
     this.#console = deps.console;
     this.#cards = deps.cards;
@@ -112,6 +117,13 @@ export class InstanceService {
       instanceId: newInstanceId(), instanceType: input.instanceType, hostId, vcpus, memMiB, userData: input.userData,
       volumes: volumes.map((v) => ({ ...v, volumeId: newVolumeId() })),
     }));
+    const nets = new Map<string, CardLaunchNetwork>();
+    try {
+      for (const n of batch) if (this.#vpc) nets.set(n.instanceId, this.#vpc.allocate(n.instanceId, n.instanceType, input.securityGroupIds));
+    } catch (e) {
+      this.#vpc?.forget([...nets.keys()]);
+      throw e;
+    }
     this.#store.insertPending(batch);
 
     const launched: NewInstance[] = [];
@@ -121,6 +133,7 @@ export class InstanceService {
         const reply = await this.#cards.get(n.hostId).launch({
           instanceId: n.instanceId, instanceType: n.instanceType, vcpus: n.vcpus, memMiB: n.memMiB, userData: n.userData,
           volumes: n.volumes.map((v) => ({ volumeId: v.volumeId, sizeBytes: v.sizeGiB * GiB, deviceName: v.deviceName })),
+          ...(nets.has(n.instanceId) ? { network: nets.get(n.instanceId)! } : {}),
         });
         launched.push(n);
         this.#store.markRefreshed(n.instanceId);
@@ -130,13 +143,15 @@ export class InstanceService {
         const maybeOnCard = !(e instanceof CardRequestError) || e.failure === 'unknown' ? [n] : [];
         await this.#undoLaunch([...launched, ...maybeOnCard], batch.slice(i + 1).concat(maybeOnCard.length ? [] : [n]));
         this.#metrics.launches.inc({ outcome: 'failed' }, batch.length);
+        this.#vpc?.forget(batch.map((b) => b.instanceId).filter((id) => this.#store.get(id) === undefined));
         throw cardErrorToApi(e);
       }
     }
     this.#metrics.launches.inc({ outcome: 'ok' }, batch.length);
     for (const n of batch) this.#emit({ instanceId: n.instanceId, previous: null, current: 'pending', reason: null });
     for (const [id, state] of moves) this.#transition(id, state, null, true);
-    return batch.map((n) => this.#mustGet(n.instanceId));
+    await this.#vpc?.push();
+    return batch.map((n) => this.#withNetwork(this.#mustGet(n.instanceId)));
   }
 
   /**
@@ -161,14 +176,20 @@ export class InstanceService {
 
   /** One instance, refreshed from its card unless it is terminated. */
   async describe(instanceId: string): Promise<InstanceRecord> {
-    return this.#reconcile(this.#mustGet(instanceId));
+    return this.#withNetwork(await this.#reconcile(this.#mustGet(instanceId)));
+  }
+
+  /** The instance's ENI (MAC, private IP, groups) beside its record, as EC2's DescribeInstances shows it. */
+  #withNetwork(rec: InstanceRecord): InstanceRecord {
+    const net = this.#vpc?.describe(rec.instanceId);
+    return net ? { ...rec, ...net } : rec;
   }
 
   /** All instances (optionally only some states), after refreshing the live ones from their cards concurrently. */
   async list(states?: readonly InstanceStateName[]): Promise<InstanceRecord[]> {
     const live = this.#store.list().filter((r) => r.state.name !== 'terminated');
     await Promise.all(live.map((r) => this.#reconcile(r)));
-    return this.#store.list(states);
+    return this.#store.list(states).map((r) => this.#withNetwork(r));
   }
 
   /** Terminate: shutting-down at once, terminated when the card confirms. Terminating a terminated instance is a no-op. */
@@ -230,6 +251,7 @@ export class InstanceService {
     // terminated is final, and only a confirmed terminate leaves shutting-down: a refresh that raced a terminate loses.
     if (prev === 'terminated' || (prev === 'shutting-down' && name !== 'terminated')) return cur;
     const rec = this.#store.transition(instanceId, name, reason, confirmedByCard);
+    if (name === 'terminated') this.#vpc?.release(instanceId);
     if (prev !== name) this.#emit({ instanceId, previous: prev, current: name, reason });
     return rec;
   }

@@ -53,6 +53,12 @@ export const InstanceSchema = Type.Object({
     name: StateName, code: Type.Integer(), reason: Type.Union([Type.String(), Type.Null()]), at: Type.String(),
   })),
   refreshedAt: Type.Union([Type.String(), Type.Null()], { description: 'When the card last confirmed this state' }),
+  networkInterfaceId: Type.Optional(Type.String({ description: 'The ENI (a virtio-net function on the card)' })),
+  macAddress: Type.Optional(Type.String()),
+  privateIp: Type.Optional(Type.String({ description: 'From the subnet; the guest learns it by DHCP from the card' })),
+  subnetId: Type.Optional(Type.String()),
+  vpcId: Type.Optional(Type.String()),
+  securityGroupIds: Type.Optional(Type.Array(Type.String())),
 });
 
 export const LaunchBody = Type.Object({
@@ -64,6 +70,7 @@ export const LaunchBody = Type.Object({
     deviceName: Type.Optional(Type.String({ pattern: DEVICE_NAME_PATTERN, description: 'Default: next free of /dev/sdf…/dev/sdp' })),
     deleteOnTermination: Type.Optional(Type.Boolean({ default: true })),
   }, { additionalProperties: false }), { maxItems: 11, default: [] })),
+  securityGroupIds: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { minItems: 1, maxItems: 5, description: 'Default: the VPC\'s default group' })),
 }, { additionalProperties: false });
 export type LaunchBody = Static<typeof LaunchBody>;
 

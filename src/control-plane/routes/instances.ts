@@ -28,7 +28,10 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<{ service: InstanceServic
     schema: { tags: ['instances'], summary: 'Launch instances (all or none)', body: LaunchBody, response: { 201: LaunchReply, ...errors } },
   }, async (req, reply) => {
     const b = req.body;
-    const instances = await service.launch({ instanceType: b.instanceType, count: b.count ?? 1, userData: b.userData ?? '', volumes: b.volumes ?? [] });
+    const instances = await service.launch({
+      instanceType: b.instanceType, count: b.count ?? 1, userData: b.userData ?? '', volumes: b.volumes ?? [],
+      ...(b.securityGroupIds !== undefined ? { securityGroupIds: b.securityGroupIds } : {}),
+    });
     req.log.info({ event: 'launched', instanceIds: instances.map((i) => i.instanceId), hosts: instances.map((i) => i.hostId) }, 'instances launched');
     return reply.code(201).send({ instances });
   });
