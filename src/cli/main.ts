@@ -8,6 +8,7 @@ Usage: nitrolab <command> [flags]
   up           start control plane + card + host processes on loopback (default data dir ./.nitrolab)
                  --port N (8080)  --data-dir DIR  --link socket|shm  --hosts N  --mode offload|legacy  --log-level L
   card         run one card service:  --listen <unix-path|host:port>  --data-dir DIR  --mgmt-port N  --firmware DIR
+  blockstore   run the EBS block store (an NBD server) alone: --listen host:port|socket  --dir DIR  [--create vol-…:SIZE]
   host         run one host emulator: --card <unix-path|host:port>  --pcpus N  --guest-mem-mib N
   control-plane  run the REST API alone against running cards: --card URL,TOKEN_FILE[,HOST_ID] (repeatable)  --port N
   firmware     build | sign | verify card firmware images
@@ -27,6 +28,7 @@ const commands: Record<string, () => Promise<Runner>> = {
   firmware: async () => (await import('./firmware.ts')).runFirmware,
   attest: async () => (await import('./attest.ts')).runAttest,
   conformance: async () => (await import('./conformance.ts')).runConformance,
+  blockstore: async () => (await import('./blockstore.ts')).runBlockstore,
 };
 
 async function main(argv: string[]): Promise<number> {
