@@ -9,6 +9,8 @@ import { Shell, type Sink } from './shell.ts';
 import { TmpFs } from './tmpfs.ts';
 import { NvmeDriver } from './nvme/driver.ts';
 import type { NvmeOptions } from './nvme/controller.ts';
+import { NetStack, type NetStackOptions } from './net/stack.ts';
+import { VirtioNetDriver } from './virtio/driver.ts';
 import type { DriverInstance, KernelServices, PciDriver } from './services.ts';
 import type { GuestPlatform } from './platform.ts';
 import { allCommands } from './commands/index.ts';
@@ -22,6 +24,7 @@ export interface BootOptions {
   /** Extra PCI drivers, tried before the built-in ones. */
   readonly drivers?: readonly PciDriver[];
   readonly reserveLowBytes?: number;
+  readonly net?: Partial<NetStackOptions>;
 }
 
 export interface BoundDevice {
@@ -38,6 +41,7 @@ export class GuestKernel implements KernelServices {
   readonly pci: PciBus;
   readonly blocks = new BlockLayer();
   readonly nvme: NvmeDriver;
+  readonly net: NetStack;
   readonly tmpfs = new TmpFs();
   readonly shell: Shell;
   readonly bootNs: bigint;
@@ -57,7 +61,8 @@ export class GuestKernel implements KernelServices {
     this.pages = new PageAllocator(platform.mem, opts.reserveLowBytes ?? LOW_RESERVED_BYTES);
     this.pci = new PciBus(platform, this.log);
     this.nvme = new NvmeDriver(opts.nvme ?? {});
-    this.drivers = [...(opts.drivers ?? []), this.nvme];
+    this.net = new NetStack(platform, this.log, opts.net);
+    this.drivers = [...(opts.drivers ?? []), this.nvme, new VirtioNetDriver(this.net)];
     this.shell = new Shell(this, allCommands);
     this.halted = new Promise((r) => { this.halt = r; });
     this.irqs.onHandlerError = (v, owner, err) => this.log.err(`irq ${v} (${owner}): handler failed: ${String(err)}`);
