@@ -15,6 +15,7 @@ Usage: nitrolab <command> [flags]
   attest       get | verify attestation documents
   conformance  check a card against the link protocol and device specs: --card <unix-path|host:port> [--mgmt URL --token FILE]
                [--only PREFIX] [--json FILE] [--nbd URL] [--pcap FILE]   (docs/conformance.md)
+  fuzz         seeded fuzzers: --target link|nvme|virtio|nbd|geneve|rest|all --iterations N --seed S [--json FILE]
   help         this text
 `;
 
@@ -27,8 +28,10 @@ const commands: Record<string, () => Promise<Runner>> = {
   'control-plane': async () => (await import('./control-plane.ts')).runControlPlane,
   firmware: async () => (await import('./firmware.ts')).runFirmware,
   attest: async () => (await import('./attest.ts')).runAttest,
+  bench: async () => (await import('./bench.ts')).runBench,
   conformance: async () => (await import('./conformance.ts')).runConformance,
   blockstore: async () => (await import('./blockstore.ts')).runBlockstore,
+  fuzz: async () => (await import('./fuzz.ts')).runFuzz,
 };
 
 async function main(argv: string[]): Promise<number> {
