@@ -44,8 +44,11 @@ export const panelPlugin: FastifyPluginAsync<PanelOptions> = async (app, opts) =
   });
   app.get('/', { schema: { hide: true } }, async (_req, reply) => reply.sendFile('index.html', WEB_DIR));
 
-  await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
+  // One @fastify/websocket per server: reuse it if another plugin registered it where this scope can see it.
+  if (!app.hasDecorator('websocketServer')) await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
+  const sockets = new Set<{ terminate(): void }>();
   app.get('/v1/stream', { websocket: true, schema: { hide: true } }, (socket) => {
+    sockets.add(socket);
     const sub = hub.subscribe((msg) => {
       if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(msg));
     });
@@ -53,7 +56,7 @@ export const panelPlugin: FastifyPluginAsync<PanelOptions> = async (app, opts) =
       const m = parseClientMessage(String(data));
       if (m?.type === 'select') sub.select(m.hostId, m.instanceId);
     });
-    socket.on('close', () => sub.close());
+    socket.on('close', () => { sockets.delete(socket); sub.close(); });
     socket.on('error', () => sub.close());
   });
 
@@ -67,6 +70,6 @@ export const panelPlugin: FastifyPluginAsync<PanelOptions> = async (app, opts) =
   app.addHook('preClose', async () => {
     unsubscribe();
     await hub.close();
-    for (const client of app.websocketServer.clients) client.terminate();
+    for (const socket of sockets) socket.terminate();
   });
 };
