@@ -7,6 +7,7 @@ import { intFlag, oneOf, parse, UsageError } from './args.ts';
 import { createRootLogger, isLogLevel, type Logger } from '../common/log.ts';
 import { reportDeath, spawnNitrolab, type ChildHandle } from './spawn.ts';
 import { readCardToken } from '../nitro-card/token.ts';
+import { resolveApiKeys } from './api-keys.ts';
 
 export interface UpOptions {
   port: number;
@@ -100,6 +101,7 @@ export async function runUp(argv: string[]): Promise<number> {
     void c.exited.then((how) => { if (!stopping) reportDeath(log, c, how); });
   }
 
+  const keys = resolveApiKeys(opts.dataDir);
   const { startControlPlane } = await import('../control-plane/server.ts');
   const { panelPlugin } = await import('../control-plane/panel-plugin.ts');
   const plane = await startControlPlane({
@@ -108,7 +110,9 @@ export async function runUp(argv: string[]): Promise<number> {
     dataDir: opts.dataDir,
     cards: pairs.map((p) => ({ hostId: p.hostId, url: p.mgmtUrl, token: readCardToken(join(opts.dataDir, 'hosts', p.hostId, 'card')) })),
     logger: log.child({ component: 'control-plane' }),
-    plugins: [{ plugin: panelPlugin }],
+    apiToken: keys.admin,
+    apiReadOnlyToken: keys.readOnly,
+    plugins: [{ plugin: panelPlugin, options: { apiToken: keys.admin } }],
   });
   cp = plane;
   const base = plane.url.replace(/\/$/, '');
@@ -116,8 +120,12 @@ export async function runUp(argv: string[]): Promise<number> {
     `nitrolab is up (${opts.hosts} host${opts.hosts > 1 ? 's' : ''}, link ${opts.link}, mode ${opts.mode}, data ${opts.dataDir})`,
     `  REST API   ${base}/v1/instances`,
     `  API docs   ${base}/docs   (OpenAPI: ${base}/openapi.json)`,
-    `  panel      ${base}/`,
-    `  try:       curl -s -X POST ${base}/v1/instances -H 'content-type: application/json' \\`,
+    `  panel      ${base}/?apiKey=<admin key>   (opens the panel with a cookie holding the key)`,
+    keys.generated
+      ? `  API keys   admin ${keys.source === 'env' ? '(NITROLAB_API_KEY)' : keys.admin}   read-only ${keys.readOnly}   (saved in ${keys.file})`
+      : `  API keys   ${keys.source === 'env' ? 'admin from NITROLAB_API_KEY, read-only' : 'admin and read-only'} in ${keys.file}`,
+    `  try:       export NITROLAB_API_KEY=${keys.generated && keys.source !== 'env' ? keys.admin : '<admin key>'}`,
+    `             curl -s -X POST ${base}/v1/instances -H "authorization: Bearer $NITROLAB_API_KEY" -H 'content-type: application/json' \\`,
     `               -d '{"instanceType":"m5.large","volumes":[{"sizeGiB":1}],"userData":"fio --name=t --filename=/dev/nvme0n1 --rw=randwrite --bs=4k --iodepth=16 --size=4m --verify=crc32c"}'`,
   ].join('\n');
   process.stdout.write(banner + '\n');

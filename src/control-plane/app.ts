@@ -38,6 +38,8 @@ export interface ControlPlaneOptions {
   cardTimeoutMs?: number;
   /** If set, /v1/* requires `Authorization: Bearer <apiToken>`. */
   apiToken?: string;
+  /** If set (with apiToken), this key may read /v1/* but not change anything (403 UnauthorizedOperation). */
+  apiReadOnlyToken?: string;
   /** Registered after the core routes, in the same scope. */
   plugins?: readonly ExtraPlugin[];
 }
@@ -91,7 +93,7 @@ export const controlPlaneApp: FastifyPluginAsync<ControlPlaneOptions> = async (a
     const body: ErrorBody = { code: 'RouteNotFound', message: `No route ${req.method} ${req.url.split('?')[0]}`, requestId: String(req.id) };
     return reply.code(404).send(body);
   });
-  if (opts.apiToken !== undefined) app.addHook('onRequest', requireToken(opts.apiToken));
+  if (opts.apiToken !== undefined) app.addHook('onRequest', requireToken(opts.apiToken, opts.apiReadOnlyToken));
 
   await app.register(swagger, {
     openapi: {

@@ -7,6 +7,7 @@ export const ErrorCatalogue = {
   InvalidInstanceType: { status: 400, description: 'The instance type is not in the catalogue (GET /v1/instance-types).' },
   'InvalidInstanceID.Malformed': { status: 400, description: 'The instance id is not i- followed by 17 hex digits.' },
   Unauthorized: { status: 401, description: 'Missing or wrong bearer token.' },
+  UnauthorizedOperation: { status: 403, description: 'The API key is read-only; this call needs the admin key.' },
   'InvalidInstanceID.NotFound': { status: 404, description: 'No instance with this id.' },
   RouteNotFound: { status: 404, description: 'No such route.' },
   'InvalidGroup.NotFound': { status: 404, description: 'No security group with this id.' },

@@ -12,6 +12,7 @@ export interface StartOptions {
   logger?: FastifyBaseLogger | boolean;
   cardTimeoutMs?: number;
   apiToken?: string;
+  apiReadOnlyToken?: string;
   plugins?: readonly ExtraPlugin[];
 }
 
@@ -28,6 +29,7 @@ export async function startControlPlane(opts: StartOptions): Promise<RunningCont
     logger: opts.logger ?? false,
     ...(opts.cardTimeoutMs !== undefined ? { cardTimeoutMs: opts.cardTimeoutMs } : {}),
     ...(opts.apiToken !== undefined ? { apiToken: opts.apiToken } : {}),
+    ...(opts.apiReadOnlyToken !== undefined ? { apiReadOnlyToken: opts.apiReadOnlyToken } : {}),
     ...(opts.plugins !== undefined ? { plugins: opts.plugins } : {}),
   });
   try {

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 
 const BIN = fileURLToPath(new URL('../../bin/nitrolab.js', import.meta.url));
@@ -11,6 +12,8 @@ const BIN = fileURLToPath(new URL('../../bin/nitrolab.js', import.meta.url));
 export interface RunningNitrolab {
   url: string;
   dataDir: string;
+  /** The admin API key this instance of `up` enforces (NITROLAB_API_KEY); `api()` sends it. */
+  apiKey: string;
   proc: ChildProcess;
   output(): string;
   stop(): Promise<void>;
@@ -18,9 +21,10 @@ export interface RunningNitrolab {
 
 export async function startNitrolab(args: string[] = [], timeoutMs = 60_000): Promise<RunningNitrolab> {
   const dataDir = mkdtempSync(join(tmpdir(), 'nl-e2e-'));
+  const apiKey = `nla_test_${randomBytes(12).toString('hex')}`;
   const proc = spawn(process.execPath, [BIN, 'up', '--port', '0', '--data-dir', dataDir, ...args], {
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    env: { ...process.env, NITROLAB_LOG_LEVEL: process.env.NITROLAB_LOG_LEVEL ?? 'info' },
+    env: { ...process.env, NITROLAB_LOG_LEVEL: process.env.NITROLAB_LOG_LEVEL ?? 'info', NITROLAB_API_KEY: apiKey },
   });
   let out = '';
   proc.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
@@ -32,9 +36,11 @@ export async function startNitrolab(args: string[] = [], timeoutMs = 60_000): Pr
     });
     proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`nitrolab up exited with ${code}:\n${out}`)); });
   });
+  API_KEYS.set(url, apiKey);
   return {
     url,
     dataDir,
+    apiKey,
     proc,
     output: () => out,
     async stop() {
@@ -50,10 +56,15 @@ export async function startNitrolab(args: string[] = [], timeoutMs = 60_000): Pr
   };
 }
 
-export async function api<T = unknown>(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+/** API keys of the running `up`s by base URL, so `api()` authenticates without every test passing the key. */
+const API_KEYS = new Map<string, string>();
+
+/** A REST call with the admin key of the `up` at `base` (or `opts.key`; `null` sends none). */
+export async function api<T = unknown>(base: string, method: string, path: string, body?: unknown, opts: { key?: string | null } = {}): Promise<{ status: number; body: T }> {
+  const key = opts.key === undefined ? API_KEYS.get(base) : opts.key;
   const res = await fetch(base + path, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(key ? { authorization: `Bearer ${key}` } : {}) },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const text = await res.text();

@@ -14,7 +14,7 @@ t.test('the panel on nitrolab up launches a preset, follows its console, and sho
   const nl = await startNitrolab([]);
   t.teardown(() => nl.stop());
   const { page, problems } = await openPage(t);
-  await page.goto(nl.url + '/');
+  await page.goto(`${nl.url}/?apiKey=${nl.apiKey}`);
   await page.locator('#conn[data-state="live"]').waitFor({ timeout: 15_000 });
   await page.waitForFunction('Number(document.body.dataset.snapshots ?? 0) >= 2', undefined, { timeout: 15_000 });
   t.equal(await page.locator('#host-select').inputValue(), 'host-0');

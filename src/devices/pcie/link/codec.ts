@@ -124,7 +124,7 @@ export class FrameDecoder {
         if (this.partialLen === this.partial.byteLength) {
           const payload = this.partial;
           this.partial = undefined;
-          this.sink.frame({ ...this.partialHdr, payload });
+          this.emit(payload);
         }
         continue;
       }
@@ -139,7 +139,7 @@ export class FrameDecoder {
         if (size === DEAD) return;
         if (size === OVERSIZE) { this.skip -= HEADER_SIZE; continue; } // header already consumed
         const body = size - HEADER_SIZE;
-        if (body === 0) this.sink.frame({ ...this.partialHdr, payload: new Uint8Array(0) });
+        if (body === 0) this.emit(new Uint8Array(0));
         else { this.partial = new Uint8Array(body); this.partialLen = 0; }
         continue;
       }
@@ -148,7 +148,7 @@ export class FrameDecoder {
       if (size === DEAD) return;
       if (size === OVERSIZE) continue; // skip counts from the header's start
       if (end - at >= size) {
-        this.sink.frame({ ...this.partialHdr, payload: chunk.subarray(at + HEADER_SIZE, at + size) });
+        this.emit(chunk.subarray(at + HEADER_SIZE, at + size));
         at += size;
       } else {
         const body = size - HEADER_SIZE;
@@ -158,6 +158,13 @@ export class FrameDecoder {
         at = end;
       }
     }
+  }
+
+  /** Hand one frame to the sink: a fresh object per frame (handlers may keep it), built as a literal — an object spread
+   *  of partialHdr cost ~6% of the card thread at 4 KiB qd32. */
+  private emit(payload: Uint8Array): void {
+    const h = this.partialHdr;
+    this.sink.frame({ msgId: h.msgId, cmd: h.cmd, fn: h.fn, flags: h.flags, error: h.error, payload });
   }
 
   /** Parse a header into partialHdr and classify it: the frame size, DEAD (stream unusable) or OVERSIZE (reported;
