@@ -48,12 +48,12 @@ export const vpcInstanceRoutes: FastifyPluginAsyncTypebox<{ store: InstanceStore
   });
 
   app.get('/v1/instances/:id/mirror.pcap', {
-    schema: { tags: ['vpc'], summary: 'The mirror capture (libpcap, Ethernet); open with tshark -r or Wireshark', params: InstanceIdParams, response: errors },
+    schema: { tags: ['vpc'], summary: 'The mirror capture (libpcap, Ethernet); open with tshark -r or Wireshark', params: InstanceIdParams },
   }, async (req, reply) => {
     const m = await liveOn(req.params.id).mirror(req.params.id).catch((e) => mapErr(e, req.params.id));
     reply.header('content-disposition', `attachment; filename="${req.params.id}.pcap"`);
     reply.header('x-mirror-active', String(m.active));
-    return reply.type('application/vnd.tcpdump.pcap').send(m.pcap as unknown as string);
+    return reply.type('application/vnd.tcpdump.pcap').send(m.pcap);
   });
 
   app.get('/v1/instances/:id/flow-logs', {
