@@ -8,7 +8,13 @@ import { fio } from './fio.ts';
 import { lsblk } from './lsblk.ts';
 import { lspci } from './lspci.ts';
 import { nvme } from './nvme.ts';
+import { curl } from './curl.ts';
+import { ip } from './ip.ts';
+import { nc } from './nc.ts';
+import { ping } from './ping.ts';
+import { udpPerf } from './udp-perf.ts';
 
 export const allCommands: readonly ShellCommand[] = [
   ...basicCommands, ...fileCommands, lspci, lsblk, nvme, ddCommand, fio, cpuBench,
+  ip, ping, udpPerf, curl, nc,
 ];
