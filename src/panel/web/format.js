@@ -26,7 +26,10 @@ export function cores(v) {
 }
 
 export function pct(v) {
-  return Number.isFinite(v) ? `${v >= 10 || v <= -10 ? Math.round(v) : v.toFixed(1)}%` : '–';
+  if (!Number.isFinite(v)) return '–';
+  // 99.8% must not round up to a claim of 100%.
+  const near100 = v > 99 && v < 100;
+  return `${(v >= 10 || v <= -10) && !near100 ? Math.round(v) : v.toFixed(1)}%`;
 }
 
 export function micros(ns) {
