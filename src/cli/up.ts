@@ -18,6 +18,8 @@ export interface UpOptions {
   mode: 'offload' | 'legacy';
   pcpus: number;
   guestMemMiB: number;
+  /** TCP port of the in-process block store on loopback (0 = any free port). */
+  blockstorePort: number;
 }
 
 export function parseUpArgs(argv: string[]): UpOptions & { logLevel: string | undefined } {
@@ -30,6 +32,7 @@ export function parseUpArgs(argv: string[]): UpOptions & { logLevel: string | un
     mode: { type: 'string' },
     pcpus: { type: 'string' },
     'guest-mem-mib': { type: 'string' },
+    'blockstore-port': { type: 'string' },
     'log-level': { type: 'string' },
   });
   const host = values.host ?? '127.0.0.1';
@@ -42,6 +45,7 @@ export function parseUpArgs(argv: string[]): UpOptions & { logLevel: string | un
     hosts: intFlag('hosts', values.hosts, 1, 1, 16),
     mode: oneOf('mode', values.mode, ['offload', 'legacy'] as const, 'offload'),
     pcpus: intFlag('pcpus', values.pcpus, 2, 1, 64),
+    blockstorePort: intFlag('blockstore-port', values['blockstore-port'], 0, 0, 65535),
     guestMemMiB: intFlag('guest-mem-mib', values['guest-mem-mib'], 32, 4, 4096),
     logLevel: values['log-level'],
   };
@@ -74,6 +78,13 @@ export async function runUp(argv: string[]): Promise<number> {
   const log = createRootLogger({ name: 'nitrolab', ...(opts.logLevel !== undefined && isLogLevel(opts.logLevel) ? { level: opts.logLevel } : {}) });
   const logArgs = opts.logLevel !== undefined ? ['--log-level', opts.logLevel] : [];
   mkdirSync(opts.dataDir, { recursive: true });
+  // The EBS block store (an NBD server) runs in this process, on loopback, with its volumes in <data-dir>/blockstore;
+  // the control plane creates and deletes its exports, the cards connect to them (--blockstore).
+  const { startBlockStore } = await import('../blockstore/server.ts');
+  const { blockStoreAdmin } = await import('../blockstore/admin.ts');
+  const blockstoreDir = join(opts.dataDir, 'blockstore');
+  const blockStore = await startBlockStore({ host: '127.0.0.1', port: opts.blockstorePort, dir: blockstoreDir, log: log.child({ component: 'blockstore' }) });
+  const childArgs = [...logArgs, '--blockstore', blockStore.url('')];
 
   const pairs: HostPair[] = [];
   let stopping = false;
@@ -84,6 +95,7 @@ export async function runUp(argv: string[]): Promise<number> {
     log.info({ event: 'shutdown' }, 'shutting down');
     await cp?.close().catch(() => {});
     await Promise.all(children().map((c) => c.stop()));
+    await blockStore.close().catch(() => {});
     process.exit(code);
   };
   process.on('SIGINT', () => void shutdown(0));
@@ -91,10 +103,11 @@ export async function runUp(argv: string[]): Promise<number> {
 
   let cp: { url: string; close(): Promise<void> } | undefined;
   try {
-    for (let i = 0; i < opts.hosts; i++) pairs.push(await startHostPair(i, opts, log, pretty, logArgs));
+    for (let i = 0; i < opts.hosts; i++) pairs.push(await startHostPair(i, opts, log, pretty, childArgs));
   } catch (e) {
     log.error({ event: 'start-failed', err: (e as Error).message }, (e as Error).message);
     await Promise.all(children().map((c) => c.stop()));
+    await blockStore.close().catch(() => {});
     return 1;
   }
   for (const c of children()) {
@@ -108,6 +121,7 @@ export async function runUp(argv: string[]): Promise<number> {
     port: opts.port,
     host: opts.host,
     dataDir: opts.dataDir,
+    blockStore: blockStoreAdmin(blockStore, blockstoreDir),
     cards: pairs.map((p) => ({ hostId: p.hostId, url: p.mgmtUrl, token: readCardToken(join(opts.dataDir, 'hosts', p.hostId, 'card')) })),
     logger: log.child({ component: 'control-plane' }),
     apiToken: keys.admin,
@@ -119,6 +133,7 @@ export async function runUp(argv: string[]): Promise<number> {
   const banner = [
     `nitrolab is up (${opts.hosts} host${opts.hosts > 1 ? 's' : ''}, link ${opts.link}, mode ${opts.mode}, data ${opts.dataDir})`,
     `  REST API   ${base}/v1/instances`,
+    `  volumes    ${base}/v1/volumes   (block store ${blockStore.url('')}, data in ${blockstoreDir})`,
     `  API docs   ${base}/docs   (OpenAPI: ${base}/openapi.json)`,
     `  panel      ${base}/?apiKey=<admin key>   (opens the panel with a cookie holding the key)`,
     keys.generated

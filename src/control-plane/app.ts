@@ -20,6 +20,10 @@ import { instanceRoutes } from './routes/instances.ts';
 import { instanceTypeRoutes } from './routes/instance-types.ts';
 import { hostRoutes } from './routes/hosts.ts';
 import { healthRoutes } from './routes/health.ts';
+import { volumeRoutes } from './routes/volumes.ts';
+import { VolumeService } from './volume-service.ts';
+import { VolumeStore } from './state/volume-store.ts';
+import type { BlockStoreAdmin } from '../blockstore/admin.ts';
 import { securityGroupRoutes } from './routes/security-groups.ts';
 import { vpcInstanceRoutes } from './routes/vpc.ts';
 import { VpcService } from './vpc/vpc-service.ts';
@@ -42,6 +46,8 @@ export interface ControlPlaneOptions {
   apiReadOnlyToken?: string;
   /** Registered after the core routes, in the same scope. */
   plugins?: readonly ExtraPlugin[];
+  /** The block store volumes live on (nitrolab up runs one); without it /v1/volumes answers BlockStoreUnavailable. */
+  blockStore?: BlockStoreAdmin;
 }
 
 /** What extra plugins (the panel) can reach: read state, subscribe to changes, scrape metrics. */
@@ -69,6 +75,7 @@ export const controlPlaneApp: FastifyPluginAsync<ControlPlaneOptions> = async (a
   const vpc = new VpcService({ db, cards, log: app.log });
   vpc.setHostLookup((id) => store.get(id)?.hostId);
   const service = new InstanceService({ store, console: consoleStore, cards, metrics, log: app.log, vpc });
+  const volumes = new VolumeService({ volumes: new VolumeStore(db), instances: store, cards, blockStore: opts.blockStore, log: app.log, service });
   app.decorate('controlPlane', { db, store, consoleStore, cards, service, metrics });
   app.addHook('onClose', async () => {
     cards.close();
@@ -99,7 +106,7 @@ export const controlPlaneApp: FastifyPluginAsync<ControlPlaneOptions> = async (a
     openapi: {
       openapi: '3.0.3',
       info: { title: 'nitrolab control plane', version: '1', description: 'Launch and manage instances on emulated Nitro hosts.' },
-      tags: [{ name: 'instances' }, { name: 'security-groups' }, { name: 'vpc' }, { name: 'catalogue' }, { name: 'hosts' }, { name: 'ops' }],
+      tags: [{ name: 'instances' }, { name: 'volumes' }, { name: 'security-groups' }, { name: 'vpc' }, { name: 'catalogue' }, { name: 'hosts' }, { name: 'ops' }],
       ...(opts.apiToken !== undefined ? { components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } }, security: [{ bearer: [] }] } : {}),
     },
   });
@@ -110,6 +117,7 @@ export const controlPlaneApp: FastifyPluginAsync<ControlPlaneOptions> = async (a
   await app.register(instanceTypeRoutes);
   await app.register(hostRoutes, { cards });
   await app.register(instanceRoutes, { service });
+  await app.register(volumeRoutes, { volumes });
   await app.register(securityGroupRoutes, { vpc });
   await app.register(vpcInstanceRoutes, { store, cards });
   for (const extra of opts.plugins ?? []) await app.register(extra.plugin, extra.options ?? {});

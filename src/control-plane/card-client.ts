@@ -3,6 +3,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { CardEndpoint, CardErrorCode, CardInfo, CardInstance, CardLaunchRequest, CardStateReply, CardConsoleChunk } from './card-contract.ts';
+import type { CardAttachVolumeRequest, CardVolumeAttachment, CardVolumeStats } from './card-contract.ts';
+import { parseVolumeAttachment, parseVolumeDetach, parseVolumeList } from './card-contract.ts';
 import { ContractViolation, parseCardInfo, parseCardInstance, parseConsoleChunk, parseStateReply } from './card-contract.ts';
 
 export const DEFAULT_CARD_TIMEOUT_MS = 5000;
@@ -86,6 +88,20 @@ export class CardClient {
 
   terminate(instanceId: string): Promise<CardStateReply> {
     return this.#call('terminate', 'DELETE', `/mgmt/v1/instances/${encodeURIComponent(instanceId)}`, undefined, 200, sameId(instanceId, parseStateReply));
+  }
+
+  /** Hot-plug a volume whose export exists on the block store. */
+  attachVolume(instanceId: string, req: CardAttachVolumeRequest): Promise<CardVolumeAttachment> {
+    return this.#call('attachVolume', 'POST', `/mgmt/v1/instances/${encodeURIComponent(instanceId)}/volumes`, req, 201, sameId(instanceId, parseVolumeAttachment));
+  }
+
+  /** Detach a volume; the card replies once the volume's in-flight I/O has completed. */
+  detachVolume(instanceId: string, volumeId: string): Promise<{ instanceId: string; volumeId: string }> {
+    return this.#call('detachVolume', 'DELETE', `/mgmt/v1/instances/${encodeURIComponent(instanceId)}/volumes/${encodeURIComponent(volumeId)}`, undefined, 200, sameId(instanceId, parseVolumeDetach));
+  }
+
+  listVolumes(instanceId: string): Promise<CardVolumeStats[]> {
+    return this.#call('listVolumes', 'GET', `/mgmt/v1/instances/${encodeURIComponent(instanceId)}/volumes`, undefined, 200, parseVolumeList);
   }
 
   console(instanceId: string, offset: number): Promise<CardConsoleChunk> {

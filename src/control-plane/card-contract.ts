@@ -4,6 +4,10 @@
 //   GET    /mgmt/v1/instances/:id                → CardInstance
 //   DELETE /mgmt/v1/instances/:id                → { instanceId, state: 'terminated' }
 //   GET    /mgmt/v1/instances/:id/console?offset → { data, next }
+//   POST   /mgmt/v1/instances/:id/volumes        CardAttachVolumeRequest → 201 CardVolumeAttachment (hot-plug, src/nitro-card/ebs/mgmt-routes.ts)
+//   DELETE /mgmt/v1/instances/:id/volumes/:vol   → { instanceId, volumeId, state: 'detached' } (after in-flight I/O)
+//   GET    /mgmt/v1/instances/:id/volumes        → { volumes: CardVolumeStats[] }
+//          volume errors: 404 VolumeNotAttached · 409 VolumeInUse | NoHotplugController | AttachmentLimitExceeded · 503 BlockStoreUnavailable
 //   errors: 401 Unauthorized · 404 InstanceNotFound · 400 InvalidParameter · 409 InsufficientCapacity | Conflict
 import { isInstanceStateName } from './instance-state.ts';
 import type { InstanceStateName } from './instance-state.ts';
@@ -136,4 +140,48 @@ export function parseCardInstance(v: unknown): CardInstance {
 export function parseConsoleChunk(v: unknown): CardConsoleChunk {
   const o = obj(v, 'console');
   return { data: str(o, 'data'), next: num(o, 'next') };
+}
+
+/** A volume for the card to connect to and show the guest (the export already exists on the block store). */
+export interface CardAttachVolumeRequest {
+  volumeId: string;
+  sizeBytes: number;
+  deviceName: string;
+  iops?: number;
+  throughputMiBps?: number;
+}
+
+export interface CardVolumeAttachment { instanceId: string; volumeId: string; fn: number; nsid: number }
+
+export interface CardVolumeStats {
+  volumeId: string;
+  deviceName: string;
+  fn: number;
+  nsid: number;
+  sizeBytes: number;
+  throttle: { iopsThrottledUs: number; tpThrottledUs: number; delayedRequests: number; requests: number };
+}
+
+export function parseVolumeAttachment(v: unknown): CardVolumeAttachment {
+  const o = obj(v, 'volume attachment');
+  return { instanceId: str(o, 'instanceId'), volumeId: str(o, 'volumeId'), fn: num(o, 'fn'), nsid: num(o, 'nsid') };
+}
+
+export function parseVolumeDetach(v: unknown): { instanceId: string; volumeId: string } {
+  const o = obj(v, 'volume detach');
+  if (o['state'] !== 'detached') throw new ContractViolation('state is not detached', o['state']);
+  return { instanceId: str(o, 'instanceId'), volumeId: str(o, 'volumeId') };
+}
+
+export function parseVolumeList(v: unknown): CardVolumeStats[] {
+  const list = obj(v, 'volumes')['volumes'];
+  if (!Array.isArray(list)) throw new ContractViolation('volumes is not an array', list);
+  return list.map((x: unknown) => {
+    const o = obj(x, 'volume');
+    const t = obj(o['throttle'], 'throttle');
+    return {
+      volumeId: str(o, 'volumeId'), deviceName: str(o, 'deviceName'), fn: num(o, 'fn'), nsid: num(o, 'nsid'), sizeBytes: num(o, 'sizeBytes'),
+      throttle: { iopsThrottledUs: num(t, 'iopsThrottledUs'), tpThrottledUs: num(t, 'tpThrottledUs'), delayedRequests: num(t, 'delayedRequests'), requests: num(t, 'requests') },
+    };
+  });
 }

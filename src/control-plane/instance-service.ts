@@ -39,6 +39,14 @@ export interface TerminateResult {
   currentState: InstanceState;
 }
 
+/** Storage for volumes created at launch (the block store's exports); the volume service installs these. */
+export interface LaunchVolumeHooks {
+  /** Before the cards are asked: create each volume's export. Throwing aborts the launch. */
+  created(volumes: Array<{ volumeId: string; sizeBytes: number }>): Promise<void>;
+  /** After a failed launch: the volumes of instances that were forgotten. */
+  forgotten(volumeIds: string[]): Promise<void>;
+}
+
 export const USER_TERMINATE_REASON = 'Client.UserInitiatedShutdown: User initiated shutdown';
 const GiB = 1024 ** 3;
 
@@ -70,6 +78,12 @@ export class InstanceService {
   readonly #vpc: VpcService | undefined;
   readonly #listeners = new Set<(c: StateChange) => void>();
   #launchQueue: Promise<unknown> = Promise.resolve();
+  #volumeHooks: LaunchVolumeHooks | undefined;
+
+  /** Give launches their volume storage (volume-service.ts). */
+  setVolumeHooks(h: LaunchVolumeHooks): void {
+    this.#volumeHooks = h;
+  }
 
   constructor(deps: { store: InstanceStore; console: ConsoleStore; cards: CardRegistry; metrics: ControlPlaneMetrics; log: FastifyBaseLogger; vpc?: VpcService }) {
     this.#vpc = deps.vpc;
@@ -125,6 +139,13 @@ export class InstanceService {
       throw e;
     }
     this.#store.insertPending(batch);
+    try {
+      await this.#volumeHooks?.created(batch.flatMap((n) => n.volumes.map((v) => ({ volumeId: v.volumeId, sizeBytes: v.sizeGiB * GiB }))));
+    } catch (e) {
+      this.#store.rollback(batch.map((n) => n.instanceId));
+      this.#vpc?.forget(batch.map((n) => n.instanceId));
+      throw e;
+    }
 
     const launched: NewInstance[] = [];
     const moves: Array<[string, InstanceStateName]> = [];
@@ -172,6 +193,8 @@ export class InstanceService {
       }
     }
     this.#store.rollback(forget);
+    const gone = [...onCard, ...neverSent].filter((n) => forget.includes(n.instanceId)).flatMap((n) => n.volumes.map((v) => v.volumeId));
+    await this.#volumeHooks?.forgotten(gone).catch((e: unknown) => this.#log.warn({ err: e, volumeIds: gone }, 'could not delete the exports of a rolled-back launch'));
   }
 
   /** One instance, refreshed from its card unless it is terminated. */

@@ -3,6 +3,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { buildApp } from './app.ts';
 import type { ExtraPlugin } from './app.ts';
 import type { CardEndpoint } from './card-contract.ts';
+import type { BlockStoreAdmin } from '../blockstore/admin.ts';
 
 export interface StartOptions {
   port: number;
@@ -14,6 +15,7 @@ export interface StartOptions {
   apiToken?: string;
   apiReadOnlyToken?: string;
   plugins?: readonly ExtraPlugin[];
+  blockStore?: BlockStoreAdmin;
 }
 
 export interface RunningControlPlane {
@@ -31,6 +33,7 @@ export async function startControlPlane(opts: StartOptions): Promise<RunningCont
     ...(opts.apiToken !== undefined ? { apiToken: opts.apiToken } : {}),
     ...(opts.apiReadOnlyToken !== undefined ? { apiReadOnlyToken: opts.apiReadOnlyToken } : {}),
     ...(opts.plugins !== undefined ? { plugins: opts.plugins } : {}),
+    ...(opts.blockStore !== undefined ? { blockStore: opts.blockStore } : {}),
   });
   try {
     await app.listen({ port: opts.port, host: opts.host });

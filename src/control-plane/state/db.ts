@@ -61,6 +61,46 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'volumes as resources (detachable, typed, from snapshots), attachment state, snapshots',
+    // SQLite cannot drop NOT NULL: the volumes table is rebuilt with instance_id nullable (a detached volume has none).
+    sql: `
+      CREATE TABLE volumes_v2 (
+        id                    TEXT PRIMARY KEY,
+        instance_id           TEXT REFERENCES instances(id) ON DELETE CASCADE,
+        size_gib              INTEGER NOT NULL,
+        device_name           TEXT,
+        delete_on_termination INTEGER NOT NULL,
+        state                 TEXT NOT NULL,
+        created_at            TEXT NOT NULL,
+        volume_type           TEXT NOT NULL DEFAULT 'gp3',
+        iops                  INTEGER NOT NULL DEFAULT 3000,
+        throughput            INTEGER NOT NULL DEFAULT 125,
+        snapshot_id           TEXT,
+        attach_state          TEXT,
+        attach_time           TEXT,
+        state_reason          TEXT
+      );
+      INSERT INTO volumes_v2 (id, instance_id, size_gib, device_name, delete_on_termination, state, created_at, attach_state, attach_time)
+        SELECT id, instance_id, size_gib, device_name, delete_on_termination, state, created_at,
+               CASE state WHEN 'in-use' THEN 'attached' ELSE NULL END, CASE state WHEN 'in-use' THEN created_at ELSE NULL END
+        FROM volumes;
+      DROP TABLE volumes;
+      ALTER TABLE volumes_v2 RENAME TO volumes;
+      CREATE INDEX volumes_instance ON volumes(instance_id);
+      CREATE TABLE snapshots (
+        id           TEXT PRIMARY KEY,
+        volume_id    TEXT NOT NULL,
+        size_gib     INTEGER NOT NULL,
+        state        TEXT NOT NULL,
+        description  TEXT NOT NULL,
+        started_at   TEXT NOT NULL,
+        completed_at TEXT,
+        state_reason TEXT
+      );
+    `,
+  },
 ];
 
 /** Open (creating if needed) the store under `dataDir`; `':memory:'` opens a throwaway in-memory store. */
