@@ -1,10 +1,9 @@
 // `udp-perf send IP | recv`: a UDP packet generator and sink reporting packets per second and Gbps of UDP payload.
 // Each datagram starts with a u32 sequence number, so the receiver reports loss. Options: --port (5001), --size
-// (payload bytes, 64), --seconds (10), --count (stop after N packets). The receiver stops after --seconds from its
+// (payload bytes, 64), --seconds (10), --count (stop after N packets); `--key value` or `--key=value`. The receiver stops after --seconds from its
 // first packet, after --count packets, or when the sender has been silent for 2 s.
 import { formatIpv4, parseIpv4 } from '../../../devices/net-wire.ts';
 import type { ShellCommand } from '../shell.ts';
-import { longOptions } from './util.ts';
 
 const IDLE_MS = 2000;
 const BATCH = 32;
@@ -13,7 +12,15 @@ export const udpPerf: ShellCommand = {
   name: 'udp-perf',
   summary: 'UDP throughput: udp-perf send IP | recv [--port P] [--size B] [--seconds S] [--count N]',
   async run({ args, k, out, err, signal }) {
-    const { opts, positional } = longOptions(args);
+    const opts = new Map<string, string>();
+    const positional: string[] = [];
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i]!;
+      if (!a.startsWith('--')) { positional.push(a); continue; }
+      const eq = a.indexOf('=');
+      if (eq >= 0) opts.set(a.slice(2, eq), a.slice(eq + 1));
+      else opts.set(a.slice(2), args[++i] ?? '');
+    }
     const [mode, target] = positional;
     const port = Number(opts.get('port') ?? 5001);
     const size = Number(opts.get('size') ?? 64);
@@ -31,6 +38,7 @@ export const udpPerf: ShellCommand = {
       if (dst === undefined) { err('udp-perf: send needs a destination IP\n'); return 2; }
       const r = net.route(dst);
       if (!r) { err('udp-perf: Network is unreachable\n'); return 2; }
+      if (!(await net.resolveNextHop(dst))) { err(`udp-perf: no ARP reply from the next hop toward ${formatIpv4(dst)}\n`); return 1; }
       const sock = net.udp.bind();
       const payload = new Uint8Array(size);
       const dv = new DataView(payload.buffer);

@@ -212,6 +212,17 @@ export class NetStack implements NetDeviceRegistry {
     return { iface: best.iface, nextHop: best.via ?? dst, src };
   }
 
+  /** Resolve the next hop toward `dst` now (true when its MAC is known), so a burst does not overflow the ARP queue. */
+  resolveNextHop(dst: number, timeoutMs = 3000): Promise<boolean> {
+    const r = this.route(dst);
+    if (!r) return Promise.resolve(false);
+    if (r.iface.loopback || dst === LIMITED_BROADCAST || r.iface.isBroadcast(dst)) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      this.arp.resolve(r.iface, r.nextHop, () => resolve(true));
+      void this.platform.sleep(timeoutMs).then(() => resolve(false));
+    });
+  }
+
   // ---- input -----------------------------------------------------------------------------------------------------
 
   /** A frame from a device (or the loopback). Never throws: malformed input is counted and dropped. */
