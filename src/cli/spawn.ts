@@ -12,6 +12,8 @@ const KEEP_LINES = 20;
 export interface ChildHandle {
   readonly name: string;
   readonly proc: ChildProcess;
+  /** The nitrolab arguments it was started with (a supervisor restarts it with the same ones). */
+  readonly args: readonly string[];
   /** Resolves with the child's first IPC message of type 'ready'; rejects if it exits first. */
   readonly ready: Promise<Record<string, unknown>>;
   /** Resolves when the child has exited. */
@@ -54,6 +56,7 @@ export function spawnNitrolab(name: string, args: string[], log: Logger, opts: {
   return {
     name,
     proc,
+    args,
     ready,
     exited,
     lastLines: () => [...lines],
