@@ -1,0 +1,154 @@
+// Instance launch and memory figures (issue 8 §5, §6) against the real `nitrolab up` (control plane, card and host
+// processes on loopback), as a user would over REST: REST call → `running` p50/p99 and instances/s over N instances,
+// RSS growth of the card + host processes per instance, and how many instances one host holds before launch latency
+// doubles (bounded by --max, the card's advertised capacity, or doubling).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import { fromRuns, median, type BenchContext, type BenchRecord } from './lib/record.ts';
+
+const BIN = fileURLToPath(new URL('../bin/nitrolab.js', import.meta.url));
+const GUEST_MEM_MIB = 4;
+/** The admin API key `up` is started with (NITROLAB_API_KEY), sent as a bearer token. */
+const API_KEY = `bench-${randomBytes(12).toString('hex')}`;
+
+interface Up { url: string; proc: ChildProcess; dataDir: string; stop(): Promise<void> }
+
+async function startUp(args: string[]): Promise<Up> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'bench-up-'));
+  const proc = spawn(process.execPath, [BIN, 'up', '--port', '0', '--data-dir', dataDir, '--guest-mem-mib', String(GUEST_MEM_MIB), ...args], {
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: { ...process.env, NITROLAB_LOG_LEVEL: 'warn', NITROLAB_API_KEY: API_KEY },
+  });
+  let err = '';
+  proc.stderr?.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-4000); });
+  const url = await new Promise<string>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`nitrolab up not ready: ${err}`)), 90_000);
+    proc.on('message', (m: { type?: string; url?: string }) => { if (m.type === 'ready' && m.url) { clearTimeout(t); resolve(m.url); } });
+    proc.once('exit', (c) => { clearTimeout(t); reject(new Error(`nitrolab up exited ${c}: ${err}`)); });
+  });
+  return {
+    url, proc, dataDir,
+    async stop() {
+      if (proc.exitCode === null) {
+        const gone = new Promise((r) => proc.once('exit', r));
+        proc.kill('SIGTERM');
+        const t = setTimeout(() => proc.kill('SIGKILL'), 15_000);
+        await gone;
+        clearTimeout(t);
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Summed VmRSS (bytes) of every descendant process of `pid` (the card and host processes of `up`). */
+function descendantsRss(pid: number): number {
+  let total = 0;
+  const walk = (p: number): void => {
+    let kids: number[] = [];
+    try {
+      for (const tid of readdirSync(`/proc/${p}/task`)) {
+        kids = kids.concat(readFileSync(`/proc/${p}/task/${tid}/children`, 'utf8').trim().split(/\s+/u).filter(Boolean).map(Number));
+      }
+    } catch { return; }
+    for (const k of kids) {
+      try {
+        const m = /VmRSS:\s+(\d+) kB/u.exec(readFileSync(`/proc/${k}/status`, 'utf8'));
+        total += Number(m?.[1] ?? 0) * 1024;
+      } catch { /* exited */ }
+      walk(k);
+    }
+  };
+  walk(pid);
+  return total;
+}
+
+async function api(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  const headers: Record<string, string> = { authorization: `Bearer ${API_KEY}` };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(base + path, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  return { status: res.status, body: (await res.json().catch(() => ({}))) as Record<string, unknown> };
+}
+
+/** POST one instance and poll until `running`: ms from the REST call to running, or an error string. */
+async function launchOne(url: string): Promise<number | string> {
+  const t0 = performance.now();
+  const r = await api(url, 'POST', '/v1/instances', { instanceType: 'emu.nano', volumes: [{ sizeGiB: 1 }] });
+  const inst = (r.body.instances as { instanceId: string }[] | undefined)?.[0];
+  if (r.status !== 201 || inst === undefined) return `${r.status} ${JSON.stringify(r.body).slice(0, 200)}`;
+  for (;;) {
+    const g = await api(url, 'GET', `/v1/instances/${inst.instanceId}`);
+    const state = (g.body.state as { name?: string } | undefined)?.name;
+    if (state === 'running') return performance.now() - t0;
+    if (state !== 'pending') return `instance ${inst.instanceId} went ${state ?? '?'}`;
+    if (performance.now() - t0 > 60_000) return `instance ${inst.instanceId} not running after 60 s`;
+    await new Promise((res) => setTimeout(res, 3));
+  }
+}
+
+const pct = (xs: number[], p: number): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN; };
+
+export async function runLaunch(ctx: BenchContext, transport: 'socket' | 'shm'): Promise<BenchRecord[]> {
+  const recs: BenchRecord[] = [];
+  const n = ctx.quick ? 10 : 100;
+  const o = { transport, mode: 'offload' } as const;
+  // 1. n instances, 4 launches in flight, over 2 hosts (one card advertises 48 vCPUs per core: 96 emu.nano here).
+  ctx.progress(`launch ${transport}: ${n} instances over REST`);
+  let up = await startUp(['--link', transport, '--hosts', '2']);
+  try {
+    await launchOne(up.url); // warm-up
+    const rss0 = descendantsRss(up.proc.pid as number);
+    const lat: number[] = [];
+    const errors: string[] = [];
+    let next = 0;
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: 4 }, async () => {
+      while (next < n) {
+        next++;
+        const r = await launchOne(up.url);
+        if (typeof r === 'number') lat.push(r); else errors.push(r);
+        if ((lat.length + errors.length) % 10 === 0) ctx.progress(`launch ${transport}: ${lat.length + errors.length}/${n}`);
+      }
+    }));
+    const secs = (performance.now() - t0) / 1000;
+    await new Promise((r) => setTimeout(r, 1000));
+    const rss1 = descendantsRss(up.proc.pid as number);
+    const note = `${lat.length} launched${errors.length ? `, ${errors.length} failed: ${errors[0]}` : ''}; emu.nano + 1 GiB EBS volume; 2 hosts; 4 launches in flight; polled every 3 ms`;
+    recs.push(fromRuns('launch.rest-to-running.p50', 'ms', [pct(lat, 50)], { ...o, note }));
+    recs.push(fromRuns('launch.rest-to-running.p99', 'ms', [pct(lat, 99)], { ...o, note }));
+    recs.push(fromRuns('launch.instances-per-second', 'instances/s', [lat.length / secs], { ...o, note }));
+    recs.push(fromRuns('memory.rss-growth-per-instance', 'MiB', [(rss1 - rss0) / Math.max(1, lat.length) / 1048576], {
+      ...o, note: `RSS growth of the card + host processes over ${lat.length} instances / ${lat.length}; includes the guest pages each guest touched (at most its ${GUEST_MEM_MIB} MiB of guest RAM)`,
+    }));
+  } finally {
+    await up.stop();
+  }
+  // 2. One host: launch one at a time until p50 of the last 10 launches is twice the first 10's, capacity, or the cap.
+  const cap = ctx.quick ? 20 : 500;
+  ctx.progress(`launch ${transport}: instances one host holds (stop at ${cap}, capacity, or doubled latency)`);
+  up = await startUp(['--link', transport, '--hosts', '1']);
+  try {
+    await launchOne(up.url);
+    const lat: number[] = [];
+    let stop = `reached the bound of ${cap}`;
+    while (lat.length < cap) {
+      const r = await launchOne(up.url);
+      if (typeof r === 'string') { stop = `launch ${lat.length + 2} refused: ${r.slice(0, 120)}`; break; }
+      lat.push(r);
+      if (lat.length % 20 === 0) ctx.progress(`launch ${transport} (one host): ${lat.length} running`);
+      if (lat.length >= 20 && median(lat.slice(-10)) >= 2 * median(lat.slice(0, 10))) { stop = 'launch latency doubled'; break; }
+    }
+    const held = lat.length + 1;
+    const first = median(lat.slice(0, 10));
+    const last = median(lat.slice(-10));
+    recs.push(fromRuns('memory.instances-per-host-before-latency-doubles', 'instances', [held], {
+      ...o, note: `${stop}; launch p50 first 10 ${first.toFixed(0)} ms, last 10 ${last.toFixed(0)} ms (${(last / first).toFixed(2)}×)`,
+    }));
+  } finally {
+    await up.stop();
+  }
+  return recs;
+}

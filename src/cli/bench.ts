@@ -1,0 +1,67 @@
+// `nitrolab bench` (issue 8): runs every benchmark in bench/, each against the physical limit measured in the same
+// run, and writes bench/results/latest.json (one record per figure) and bench/results/latest.md.
+//   --quick      fewer runs and instances (under a minute of measuring on an idle machine)
+//   --only LIST  comma list of: limits, nvme, nbd, launch
+//   --out DIR    results directory (default bench/results)
+import { parseArgs } from 'node:util';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { loadavg, cpus } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UsageError } from './args.ts';
+
+const SUITES = ['limits', 'nvme', 'nbd', 'launch'] as const;
+const DEFAULT_OUT = fileURLToPath(new URL('../../bench/results', import.meta.url));
+
+export async function runBench(argv: string[]): Promise<number> {
+  let values: { quick?: boolean; only?: string; out?: string };
+  try {
+    ({ values } = parseArgs({ args: argv, options: { quick: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' } } }));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const only = new Set((values.only ?? SUITES.join(',')).split(',').map((s) => s.trim()));
+  for (const s of only) if (!(SUITES as readonly string[]).includes(s)) throw new UsageError(`unknown suite "${s}" (${SUITES.join(', ')})`);
+  const quick = values.quick === true;
+  const t0 = Date.now();
+  const { runLimits } = await import('../../bench/limits.ts');
+  const { runNvme } = await import('../../bench/nvme.ts');
+  const { runNbd } = await import('../../bench/lib/nbd-records.ts');
+  const { runLaunch } = await import('../../bench/launch.ts');
+  const { placeholder } = await import('../../bench/lib/record.ts');
+  const { renderMarkdown } = await import('../../bench/lib/report.ts');
+  const ctx = {
+    quick, runs: quick ? 1 : 5, runMs: quick ? 250 : 2000,
+    progress: (line: string) => process.stderr.write(`[bench ${((Date.now() - t0) / 1000).toFixed(0).padStart(4)}s] ${line}\n`),
+  };
+  const load: number[] = [loadavg()[0] ?? 0];
+  const records = [];
+  // The limits are always measured: every other figure is quoted against them.
+  const { records: limitRecords, limits } = await runLimits(ctx);
+  if (only.has('limits')) records.push(...limitRecords);
+  if (only.has('nvme')) { load.push(loadavg()[0] ?? 0); records.push(...await runNvme(ctx, limits)); }
+  if (only.has('nbd')) { load.push(loadavg()[0] ?? 0); records.push(...await runNbd(ctx)); }
+  if (only.has('launch')) {
+    for (const t of quick ? (['socket'] as const) : (['socket', 'shm'] as const)) { load.push(loadavg()[0] ?? 0); records.push(...await runLaunch(ctx, t)); }
+  }
+  load.push(loadavg()[0] ?? 0);
+  records.push(
+    placeholder('net.g2g.64B.same-host.pps', 'pps', 'udp', 'not measured yet: needs the VPC and virtio-net on the card (guest-to-guest UDP)'),
+    placeholder('net.g2g.1500B.same-host.throughput', 'Gbit/s', 'udp', 'not measured yet: needs the VPC and virtio-net on the card; limit will be limit.udp-loopback.1500B'),
+    placeholder('net.g2g.1500B.cross-host.throughput', 'Gbit/s', 'udp', 'not measured yet: needs the VPC across hosts'),
+    placeholder('net.g2g.card-cpu-per-Gbps', 'cores per Gbit/s', 'udp', 'not measured yet: needs virtio-net on the card'),
+    placeholder('compute.reclaimed.host-cores-legacy-vs-offload', 'cores', 'none', 'not measured yet: needs legacy mode and CPU attribution (nitrolab compare)'),
+    placeholder('compute.reclaimed.guest-cpu-bench-ratio', 'ratio', 'none', 'not measured yet: needs nitrolab compare'),
+  );
+  const meta = {
+    generatedAt: new Date().toISOString(), node: process.version, cpus: cpus().length, quick,
+    loadavg1: { min: Math.min(...load), max: Math.max(...load), samples: load.map((l) => Math.round(l * 100) / 100) },
+    runs: ctx.runs, runMs: ctx.runMs, seconds: Math.round((Date.now() - t0) / 1000),
+  };
+  const out = values.out ?? DEFAULT_OUT;
+  await mkdir(out, { recursive: true });
+  await writeFile(join(out, 'latest.json'), JSON.stringify({ meta, records }, null, 2) + '\n');
+  await writeFile(join(out, 'latest.md'), renderMarkdown(meta, records));
+  ctx.progress(`wrote ${join(out, 'latest.json')} and latest.md (${records.length} figures)`);
+  return 0;
+}
