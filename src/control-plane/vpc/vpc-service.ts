@@ -87,7 +87,10 @@ export class VpcService {
     if (!this.store.groupByName(DEFAULT_GROUP_NAME)) {
       // EC2's default group: inbound from members of the group itself, all outbound.
       const g = this.#insertGroup(DEFAULT_GROUP_NAME, 'default VPC security group');
-      this.store.insertRules([this.#rule(g.groupId, { direction: 'ingress', protocol: 'all', sourceGroupId: g.groupId, description: 'members of this group' })]);
+      this.store.insertRules([
+        this.#rule(g.groupId, { direction: 'ingress', protocol: 'all', sourceGroupId: g.groupId, description: 'members of this group' }),
+        this.#rule(g.groupId, { direction: 'egress', protocol: 'all', cidr: '0.0.0.0/0', description: 'all outbound' }),
+      ]);
     }
   }
 
