@@ -91,6 +91,7 @@ export class Instances {
       return h('tr', {
         'data-id': i.instanceId, class: `${gone ? 'gone' : ''} ${i.instanceId === this.selected ? 'selected' : ''}`.trim() || undefined,
         title: `launched ${clockTime(i.launchTime)}${i.stateReason ? ` · ${i.stateReason}` : ''}${i.userData ? `\n${i.userData}` : ''}`, onclick: () => this.select(i.instanceId),
+        tabindex: 0, onkeydown: (ev) => { if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); this.select(i.instanceId); } },
       },
       h('td', { class: 'id' }, i.instanceId),
       h('td', {}, i.instanceType),
