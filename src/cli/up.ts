@@ -8,6 +8,7 @@ import { createRootLogger, isLogLevel, type Logger } from '../common/log.ts';
 import { reportDeath, spawnNitrolab, type ChildHandle } from './spawn.ts';
 import { readCardToken } from '../nitro-card/token.ts';
 import { resolveApiKeys } from './api-keys.ts';
+import { supervise } from './supervise.ts';
 
 export interface UpOptions {
   port: number;
@@ -110,9 +111,8 @@ export async function runUp(argv: string[]): Promise<number> {
     await blockStore.close().catch(() => {});
     return 1;
   }
-  for (const c of children()) {
-    void c.exited.then((how) => { if (!stopping) reportDeath(log, c, how); });
-  }
+  // A dead card or host is reported and restarted with backoff (supervise.ts).
+  supervise(pairs, { log, pretty, stopping: () => stopping });
 
   const keys = resolveApiKeys(opts.dataDir);
   const { startControlPlane } = await import('../control-plane/server.ts');
