@@ -200,8 +200,9 @@ export class VirtioNet implements PciDeviceModel, VirtioDevice {
     this.txBusy = true;
     this.track(this.runTx(q).finally(() => {
       this.txBusy = false;
-      // A kick for a newer queue (after a reset) arrived while the old run was winding down.
-      if (this.txAgain && this.txq && this.txq !== q) this.kickTx();
+      // A kick arrived while the run was winding down (after its last look at avail.idx, before this callback), or
+      // for a newer queue after a reset: either way it must not be lost.
+      if (this.txAgain && this.txq) this.kickTx();
     }));
   }
 
