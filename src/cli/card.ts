@@ -4,7 +4,7 @@ import { cpus, totalmem } from 'node:os';
 import { intFlag, oneOf, parse, UsageError } from './args.ts';
 import { createRootLogger, isLogLevel } from '../common/log.ts';
 import { listenLink } from '../devices/pcie/link/socket-transport.ts';
-import { startCard } from '../nitro-card/start.ts';
+import { cardLinkAccount, startCard } from '../nitro-card/start.ts';
 import { FirmwareError } from '../nitro-card/boot/firmware.ts';
 import { parseNbdUrl } from '../nitro-card/ebs/nbd-url.ts';
 
@@ -56,7 +56,7 @@ export async function runCard(argv: string[]): Promise<number> {
     }
     throw e;
   }
-  const server = await listenLink(values.listen, (peer) => running.attach(peer), { name: 'card-link' });
+  const server = await listenLink(values.listen, (peer) => running.attach(peer), { name: 'card-link', account: cardLinkAccount });
   log.info({ event: 'link-listening', address: values.listen }, `PCIe link listening on ${values.listen}`);
   if (process.send) process.send({ type: 'ready', mgmtUrl: running.mgmtUrl, tokenPath: running.tokenPath });
   else process.stdout.write(`card ${hostId}: management API ${running.mgmtUrl} (token in ${running.tokenPath}); link ${values.listen}\n`);

@@ -11,6 +11,9 @@ import type { LinkPeer } from '../devices/pcie/link/peer.ts';
 import { PcpuPool, type WorkerLink } from '../hypervisor/pcpu-pool.ts';
 import { Hypervisor } from '../hypervisor/hypervisor.ts';
 import { serveManagementChannel } from '../hypervisor/mgmt-channel.ts';
+import { LegacyDevices } from '../hypervisor/legacy-devices.ts';
+import { hostTelemetry } from '../hypervisor/telemetry.ts';
+import { threadLedger } from '../telemetry/cpu-ledger.ts';
 
 export async function runHost(argv: string[]): Promise<number> {
   const { values } = parse(argv, {
@@ -35,6 +38,8 @@ export async function runHost(argv: string[]): Promise<number> {
   const hostMemMiB = intFlag('host-mem-mib', values['host-mem-mib'], 16384, 64, 1 << 20);
   const log = createRootLogger({ name: `host ${hostId}`, ...(level !== undefined && isLogLevel(level) ? { level } : {}) });
 
+  // The management channel's link work is the hypervisor's (telemetry: src/hypervisor/telemetry.ts).
+  const mgmtAccount = <T>(work: () => T): T => threadLedger().run('hypervisor', work);
   let mgmt: LinkPeer;
   let links: WorkerLink[];
   let cardWorker: Worker | undefined;
@@ -58,11 +63,11 @@ export async function runHost(argv: string[]): Promise<number> {
     });
     const [first, ...rest] = pairs;
     if (!first) throw new Error('no shm link pairs');
-    mgmt = openShmLink(first.host, { name: 'mgmt' });
+    mgmt = openShmLink(first.host, { name: 'mgmt', account: mgmtAccount });
     links = rest.map((p) => ({ kind: 'shm' as const, desc: p.host, transfer: shmTransferList(p.host) }));
   } else {
     const address = values.card as string;
-    mgmt = await connectLink(address, { name: 'mgmt' });
+    mgmt = await connectLink(address, { name: 'mgmt', account: mgmtAccount });
     links = Array.from({ length: pcpus }, () => ({ kind: 'socket' as const, address }));
   }
 
@@ -77,7 +82,10 @@ export async function runHost(argv: string[]): Promise<number> {
     maxGuestMemBytes: 4096 * 1024 * 1024,
     totalMemBytes: hostMemMiB * 1024 * 1024,
   });
-  const channel = serveManagementChannel(mgmt, hv, log, { pcpus, memBytes: hostMemMiB * 1024 * 1024 });
+  // Legacy mode: the device models run here, in the hypervisor; the card asks for them over MGMT (create-device).
+  const legacy = mode === 'legacy' ? new LegacyDevices(hv, pool, pool.exitPorts(), log.child({ component: 'legacy-devices' })) : undefined;
+  hv.statsHook = hostTelemetry({ mode, legacy, cardTid: typeof ready['tid'] === 'number' ? ready['tid'] : undefined });
+  const channel = serveManagementChannel(mgmt, legacy ?? hv, log, { pcpus, memBytes: hostMemMiB * 1024 * 1024 });
   onConsole = channel.console;
   onState = (vmId, state, reason) => {
     hv.onGuestState(vmId, state);

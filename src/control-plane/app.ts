@@ -20,6 +20,8 @@ import { instanceRoutes } from './routes/instances.ts';
 import { instanceTypeRoutes } from './routes/instance-types.ts';
 import { hostRoutes } from './routes/hosts.ts';
 import { healthRoutes } from './routes/health.ts';
+import { metricsRoutes } from './routes/metrics.ts';
+import { HostMetricsSource, registerHostGauges } from './host-metrics.ts';
 import { volumeRoutes } from './routes/volumes.ts';
 import { VolumeService } from './volume-service.ts';
 import { VolumeStore } from './state/volume-store.ts';
@@ -116,6 +118,9 @@ export const controlPlaneApp: FastifyPluginAsync<ControlPlaneOptions> = async (a
   await app.register(healthRoutes, { db, cardCount: opts.cards.length, metrics });
   await app.register(instanceTypeRoutes);
   await app.register(hostRoutes, { cards });
+  const hostMetrics = new HostMetricsSource(cards);
+  registerHostGauges(metrics.registry, hostMetrics);
+  await app.register(metricsRoutes, { source: hostMetrics });
   await app.register(instanceRoutes, { service });
   await app.register(volumeRoutes, { volumes });
   await app.register(securityGroupRoutes, { vpc });

@@ -7,12 +7,17 @@ import { connectLink } from '../devices/pcie/link/socket-transport.ts';
 import { openShmLink } from '../devices/pcie/link/shm-transport.ts';
 import type { WorkerLink } from '../hypervisor/pcpu-pool.ts';
 import type { FunctionAccess } from './vm-platform.ts';
+import { threadLedger } from '../telemetry/cpu-ledger.ts';
 
 export interface HostLink extends FunctionAccess {
   bind(fn: number, memory: Uint8Array): Promise<void>;
   map(fn: number, iova: number, gpa: number, size: number, write: boolean): Promise<void>;
   unmap(fn: number, iova: number, size: number): Promise<void>;
   readonly rc: RootComplex;
+  /** From now on, accesses to functions `to` has (legacy mode's trapped functions) go to `to` instead of the card. */
+  divert(to: FunctionAccess & { has(fn: number): boolean }): void;
+  /** MSI-X messages the card delivered over this link so far. */
+  readonly msiDelivered: number;
 }
 
 export interface HostLinkHooks {
@@ -28,19 +33,30 @@ export async function openHostLink(cfg: WorkerLink, hooks: HostLinkHooks): Promi
     warn: (o, m) => hooks.log('warn', o as Record<string, unknown>, m ?? ''),
     error: (o, m) => hooks.log('error', o as Record<string, unknown>, m ?? ''),
   };
+  // CPU attribution (src/telemetry): the link's own work is `fabric` (frame encode/decode, socket or ring I/O, serving
+  // the card's DMA by message); the guest's interrupt handler, called from inside it, is the guest's again.
+  const ledger = threadLedger();
+  const account = <T>(work: () => T): T => ledger.run('fabric', work);
   const peer = cfg.kind === 'socket'
-    ? await connectLink(cfg.address, { name: 'pcpu-link', log })
-    : openShmLink(cfg.desc, { name: 'pcpu-link', log });
+    ? await connectLink(cfg.address, { name: 'pcpu-link', log, account })
+    : openShmLink(cfg.desc, { name: 'pcpu-link', log, account });
   const rc = new RootComplex(peer, { log });
-  rc.onMsi = (fn, address, data) => hooks.onMsi(fn, address, data);
+  let msiDelivered = 0;
+  rc.onMsi = (fn, address, data) => {
+    msiDelivered++;
+    ledger.run('guest', () => hooks.onMsi(fn, address, data));
+  };
   peer.on('down', (reason) => hooks.onDown(reason));
   await rc.negotiate();
+  let diverted: (FunctionAccess & { has(fn: number): boolean }) | undefined;
   return {
     rc,
-    configRead: (fn, off, size) => rc.configRead(fn, off, size),
-    configWrite: (fn, off, size, v) => rc.configWrite(fn, off, size, v),
-    barRead: (fn, bar, off, size) => rc.barRead(fn, bar, off, size),
-    barWrite: (fn, bar, off, size, v) => rc.barWrite(fn, bar, off, size, v),
+    get msiDelivered() { return msiDelivered; },
+    divert(to) { diverted = to; },
+    configRead: (fn, off, size) => (diverted?.has(fn) ? diverted.configRead(fn, off, size) : account(() => rc.configRead(fn, off, size))),
+    configWrite: (fn, off, size, v) => (diverted?.has(fn) ? diverted.configWrite(fn, off, size, v) : account(() => rc.configWrite(fn, off, size, v))),
+    barRead: (fn, bar, off, size) => (diverted?.has(fn) ? diverted.barRead(fn, bar, off, size) : account(() => rc.barRead(fn, bar, off, size))),
+    barWrite: (fn, bar, off, size, v) => (diverted?.has(fn) ? diverted.barWrite(fn, bar, off, size, v) : account(() => rc.barWrite(fn, bar, off, size, v))),
     bind: (fn, memory) => rc.bind(fn, memory),
     map: (fn, iova, gpa, size, write) => rc.map(fn, iova as Iova, gpa as Gpa, size, write),
     unmap: (fn, iova, size) => rc.unmap(fn, iova as Iova, size),

@@ -6,11 +6,17 @@ import type { FromPcpu, ToPcpu } from '../hypervisor/pcpu-messages.ts';
 import type { WorkerLink } from '../hypervisor/pcpu-pool.ts';
 import { VmPlatform } from './vm-platform.ts';
 import { openHostLink, type HostLink } from './host-link.ts';
+import { TrappedFunctions } from './trap-access.ts';
+import { threadLedger } from '../telemetry/cpu-ledger.ts';
+import type { MessagePort } from 'node:worker_threads';
 import type { GuestKernel } from './guest/kernel.ts';
 
 if (!parentPort) throw new Error('pcpu-worker must run as a worker thread');
 const port = parentPort;
-const { index, link: linkCfg } = workerData as { index: number; link: WorkerLink };
+const { index, link: linkCfg, exitPort } = workerData as { index: number; link: WorkerLink; exitPort: MessagePort };
+// This thread runs guests: its CPU is the guests' except the regions the link and the trap path mark (telemetry).
+const ledger = threadLedger();
+ledger.setDefault('guest');
 
 const send = (m: FromPcpu) => port.postMessage(m);
 const log = (level: 'debug' | 'info' | 'warn' | 'error', obj: Record<string, unknown>, msg: string) => send({ type: 'log', level, obj, msg });
@@ -32,6 +38,9 @@ const link: HostLink = await openHostLink(linkCfg, {
   },
   log,
 });
+// Legacy mode: functions whose model runs in the hypervisor are reached by VM exits instead of the link.
+const trap = new TrappedFunctions(exitPort, (fn, address, data) => byFn.get(fn)?.platform.deliverMsi(address, data));
+link.divert(trap);
 
 function vmOf(vmId: string): Vm {
   const vm = vms.get(vmId);
@@ -69,7 +78,8 @@ async function handle(m: ToPcpu): Promise<unknown> {
     }
     case 'assign-vf': {
       const vm = vmOf(m.vmId);
-      await link.bind(m.fn, vm.platform.mem);
+      if (m.trapped === true) trap.add(m.fn);
+      else await link.bind(m.fn, vm.platform.mem);
       vm.platform.assign(m.fn, m.slot);
       byFn.set(m.fn, vm);
       return {};
@@ -113,7 +123,7 @@ async function handle(m: ToPcpu): Promise<unknown> {
       vmOf(m.vmId).platform.input(m.data);
       return {};
     case 'stats':
-      return { pcpu: index, vms: vms.size, guests: [...vms.values()].map((v) => ({ vmId: v.platform.vmId, ...v.platform.counters })) };
+      return { pcpu: index, vms: vms.size, cpu: ledger.settle(), trap: trap.counters, msi: link.msiDelivered, guests: [...vms.values()].map((v) => ({ vmId: v.platform.vmId, ...v.platform.counters })) };
   }
 }
 

@@ -23,6 +23,8 @@ export class HypervisorError extends Error {
 
 export class Hypervisor {
   readonly vms = new Map<string, VmRecord>();
+  /** Adds to the 'stats' reply (CPU attribution, exits, I/O: src/hypervisor/telemetry.ts). */
+  statsHook: ((pcpus: unknown[]) => Record<string, unknown>) | undefined;
 
   constructor(
     private readonly pool: PcpuPool,
@@ -131,8 +133,13 @@ export class Hypervisor {
         this.vm(req.vmId);
         await this.pool.call(req.vmId, { type: 'console-input', vmId: req.vmId, data: req.data });
         return {};
-      case 'stats':
-        return { vms: this.vms.size, pcpus: await this.pool.stats() };
+      case 'stats': {
+        const pcpus = await this.pool.stats();
+        return { vms: this.vms.size, pcpus, ...this.statsHook?.(pcpus) };
+      }
+      case 'create-device':
+      case 'destroy-device':
+        throw new HypervisorError('NotSupported', `${req.op}: device models run on the card in offload mode`);
       default:
         return assertNever(req, 'management op');
     }

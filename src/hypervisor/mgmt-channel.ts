@@ -5,9 +5,9 @@ import { LinkError } from '../devices/pcie/link/errors.ts';
 import { decodeMgmtJson, encodeMgmt, isMgmtRequest } from '../devices/pcie/link/mgmt.ts';
 import { LINK_FN, LinkCmd, LinkErrno, type MgmtEvent } from '../devices/pcie/link/messages.ts';
 import type { LinkPeer } from '../devices/pcie/link/peer.ts';
-import type { Hypervisor } from './hypervisor.ts';
+import type { MgmtReply, MgmtRequest } from '../devices/pcie/link/messages.ts';
 
-export function serveManagementChannel(peer: LinkPeer, hv: Hypervisor, log: Logger, hello: { pcpus: number; memBytes: number }) {
+export function serveManagementChannel(peer: LinkPeer, hv: { handle(req: MgmtRequest): Promise<MgmtReply> }, log: Logger, hello: { pcpus: number; memBytes: number }) {
   peer.onRequest(async (frame) => {
     if (frame.cmd !== LinkCmd.MGMT || frame.fn !== LINK_FN) {
       throw new LinkError(LinkErrno.ENOSYS, `the hypervisor serves only MGMT on fn 0xFFFF (got cmd 0x${frame.cmd.toString(16)} fn ${frame.fn})`);

@@ -2,7 +2,8 @@
 // things up (memory, VF assignment, IOMMU windows, start/stop); I/O flows between a worker's guests and the card.
 export type ToPcpu =
   | { type: 'create-vm'; id: number; vmId: string; mem: SharedArrayBuffer; userData: string; hostname: string; vcpus: number }
-  | { type: 'assign-vf'; id: number; vmId: string; fn: number; slot: number }
+  /** `trapped`: legacy mode, the function's model runs in the hypervisor and its accesses are VM exits. */
+  | { type: 'assign-vf'; id: number; vmId: string; fn: number; slot: number; trapped?: boolean }
   | { type: 'unassign-vf'; id: number; vmId: string; fn: number }
   | { type: 'iommu-map'; id: number; vmId: string; fn: number; iova: number; gpa: number; size: number; write: boolean }
   | { type: 'iommu-unmap'; id: number; vmId: string; fn: number; iova: number; size: number }

@@ -1,6 +1,6 @@
 // The pool of pCPU worker threads. vCPUs of many instances are scheduled onto a few workers (not a thread per
 // instance): a VM is placed on the least-loaded worker and stays there.
-import type { MessagePort, Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import { startTsWorker } from '../common/ts-worker.ts';
 import type { ShmLinkDesc } from '../devices/pcie/link/shm-transport.ts';
 import type { Logger } from '../common/log.ts';
@@ -22,11 +22,15 @@ class Pcpu {
   private nextId = 1;
   private pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   readonly online: Promise<void>;
+  /** The hypervisor's end of this worker's VM-exit channel (legacy mode: src/hypervisor/exit-messages.ts). */
+  readonly exitPort: MessagePort;
 
   constructor(readonly index: number, link: WorkerLink, log: Logger, events: PcpuEvents) {
     // A shm link descriptor carries a MessagePort, which must be transferred, not cloned.
-    const transferList = link.kind === 'shm' ? link.transfer : [];
-    this.worker = startTsWorker(WORKER, { workerData: { index, link }, transferList, name: `pcpu-${index}` });
+    const exits = new MessageChannel();
+    this.exitPort = exits.port1;
+    const transferList = [...(link.kind === 'shm' ? link.transfer : []), exits.port2];
+    this.worker = startTsWorker(WORKER, { workerData: { index, link, exitPort: exits.port2 }, transferList, name: `pcpu-${index}` });
     let online!: () => void;
     this.online = new Promise<void>((r) => (online = r));
     this.worker.on('message', (m: FromPcpu) => {
@@ -72,6 +76,7 @@ export class PcpuPool {
   get size(): number { return this.pcpus.length; }
   async online(): Promise<void> { await Promise.all(this.pcpus.map((p) => p.online)); }
   workers(): Worker[] { return this.pcpus.map((p) => p.worker); }
+  exitPorts(): MessagePort[] { return this.pcpus.map((p) => p.exitPort); }
 
   /** Place a VM on the least-loaded pCPU (by vCPUs already placed). */
   place(vmId: string, vcpus: number): number {
@@ -98,6 +103,7 @@ export class PcpuPool {
   }
 
   async close(): Promise<void> {
+    for (const p of this.pcpus) p.exitPort.close();
     await Promise.all(this.pcpus.map((p) => p.worker.terminate()));
   }
 }

@@ -11,6 +11,9 @@ import { CardInstance, type LaunchRequest } from './instances.ts';
 import { createNvmeFunction, createVirtioNetFunction, type CardFunction, type FunctionFabric } from './functions.ts';
 import { VpcDataplane } from './vpc/dataplane.ts';
 import type { CardMetrics } from './metrics.ts';
+import type { PciFunction } from '../devices/pcie/pci-function.ts';
+import type { NvmeController } from '../devices/nvme/index.ts';
+import type { DeviceContext } from '../devices/contract.ts';
 import { EbsVolumes, EBS_HOTPLUG_NN } from './ebs/volumes.ts';
 
 /** The management channel to the hypervisor (over the PCIe link). */
@@ -23,6 +26,8 @@ export interface CardServiceOptions {
   dataDir: string;
   mode: 'offload' | 'legacy';
   link: 'socket' | 'shm';
+  /** I/O trace sampler given to this card's NVMe controllers (telemetry.ts). */
+  trace?: DeviceContext['trace'];
   capacity: { vcpus: number; memMiB: number };
   /** Guest RAM the emulator actually allocates per instance (instance-type memory is scaled down to this). */
   guestMemBytes: number;
@@ -124,6 +129,10 @@ export class CardService implements CardApi {
     try {
       for (const vol of req.volumes) {
         const fn = this.nextFn++;
+        if (this.opts.mode === 'legacy') {
+          fns.push(await this.legacyNvme(fn, vol, log));
+          continue;
+        }
         const { backend, url } = await this.ebs.open(vol, log);
         const f = await createNvmeFunction(this.fabric, {
           fn,
@@ -134,6 +143,7 @@ export class CardService implements CardApi {
           path: join(this.opts.dataDir, 'volumes', `${vol.volumeId}.img`),
           log,
           metrics: this.opts.metrics,
+          ...(this.opts.trace ? { trace: this.opts.trace } : {}),
           backend,
           // The first EBS controller also takes hot-plugged volumes as namespaces 2… (docs/block-store.md).
           ...(fns.length === 0 ? { maxNamespaces: EBS_HOTPLUG_NN } : {}),
@@ -160,6 +170,36 @@ export class CardService implements CardApi {
       this.functions.delete(req.instanceId);
       throw e instanceof CardError ? e : new CardError('LaunchFailed', 500, (e as Error).message);
     }
+  }
+
+  /** Legacy mode (docs/ARCHITECTURE.md §10): the hypervisor creates and runs this volume's NVMe model, over the
+   *  volume's file in this card's data dir; the card still numbers, assigns, maps and closes the function. */
+  private async legacyNvme(fn: number, vol: LaunchRequest['volumes'][number], log: Logger): Promise<CardFunction> {
+    const limits = vol as { iops?: number | undefined; throughputMiBps?: number | undefined };
+    await this.command({
+      op: 'create-device', fn, device: {
+        kind: 'nvme', personality: 'ebs', volumeId: vol.volumeId, deviceName: vol.deviceName, sizeBytes: vol.sizeBytes,
+        path: join(this.opts.dataDir, 'volumes', `${vol.volumeId}.img`),
+        ...(limits.iops !== undefined ? { iops: limits.iops } : {}),
+        ...(limits.throughputMiBps !== undefined ? { throughputMiBps: limits.throughputMiBps } : {}),
+      },
+    });
+    log.info({ event: 'legacy-function', fn, volumeId: vol.volumeId }, `fn ${fn}: NVMe for ${vol.volumeId} emulated by the hypervisor (legacy mode)`);
+    return {
+      fn, kind: 'nvme-ebs', volumeId: vol.volumeId,
+      // No PCI function on the card: the hypervisor owns the model and resets it when the VM goes down.
+      pci: { reset() {} } as unknown as PciFunction,
+      close: async () => { await this.command({ op: 'destroy-device', fn }).catch(() => {}); },
+    };
+  }
+
+  /** Telemetry (telemetry.ts): the hypervisor's stats reply, and the NVMe controllers running on this card. */
+  hypervisorStats(): Promise<unknown> {
+    return this.command({ op: 'stats' });
+  }
+
+  nvmeControllers(): NvmeController[] {
+    return [...this.functions.values()].flat().flatMap((f) => ('nvme' in f ? [(f as { nvme: NvmeController }).nvme] : []));
   }
 
   /** The ENI on the data plane and its virtio-net function (placed after the NVMe functions). */

@@ -5,7 +5,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { cpus, totalmem } from 'node:os';
 import { createRootLogger, type LogLevel } from '../common/log.ts';
 import { openShmLink, type ShmLinkDesc } from '../devices/pcie/link/shm-transport.ts';
-import { startCard } from './start.ts';
+import { cardLinkAccount, startCard } from './start.ts';
+import { currentTid } from '../telemetry/thread-cpu.ts';
 
 if (!parentPort) throw new Error('card-worker must run as a worker thread');
 const wd = workerData as { hostId: string; dataDir: string; mode: 'offload' | 'legacy'; level: LogLevel; links: ShmLinkDesc[]; guestMemMiB: number; blockstore?: string };
@@ -22,5 +23,6 @@ const running = await startCard({
   blockstore: wd.blockstore,
   log,
 });
-for (const desc of wd.links) running.attach(openShmLink(desc, { name: 'card-shm' }));
-parentPort.postMessage({ type: 'ready', mgmtUrl: running.mgmtUrl, tokenPath: running.tokenPath });
+for (const desc of wd.links) running.attach(openShmLink(desc, { name: 'card-shm', account: cardLinkAccount }));
+// tid: the host process attributes this thread's CPU to the card, not to itself (src/hypervisor/telemetry.ts).
+parentPort.postMessage({ type: 'ready', mgmtUrl: running.mgmtUrl, tokenPath: running.tokenPath, tid: currentTid() });

@@ -12,7 +12,8 @@ import type { CardMetrics } from './metrics.ts';
 import { realClock } from '../common/clock.ts';
 import { VirtioNet, type NetBackend } from '../devices/virtio-net/index.ts';
 
-export type FunctionFabric = CardPort;
+/** Where a function is placed: the card's end of the link, or (legacy mode) the hypervisor (src/hypervisor/legacy-devices.ts). */
+export type FunctionFabric = Pick<CardPort, 'port' | 'registerFunction' | 'unregisterFunction'>;
 
 export interface CardFunction {
   readonly fn: number;
@@ -33,6 +34,8 @@ export interface NvmeFunctionSpec {
   metrics: CardMetrics;
   /** A backend to use instead of the sparse file at `path` (e.g. an NBD client). */
   backend?: BlockBackend;
+  /** I/O trace sampler for the panel's timeline (src/telemetry/io-trace.ts). */
+  trace?: DeviceContext['trace'];
   /** Identify NN (default: the personality's, 1 for EBS); above 1 the controller can take hot-plugged namespaces. */
   maxNamespaces?: number;
 }
@@ -42,7 +45,7 @@ export async function createNvmeFunction(fabric: FunctionFabric, spec: NvmeFunct
   const metrics = spec.metrics.scoped('nvme');
   const port = fabric.port(spec.fn);
   const pci = new PciFunction({ sendMsi: (a, d, v) => port.sendMsi(a, d, v), log, metrics });
-  const ctx: DeviceContext = { dma: port.dma, irq: pci.irq, clock: realClock, log, metrics };
+  const ctx: DeviceContext = { dma: port.dma, irq: pci.irq, clock: realClock, log, metrics, ...(spec.trace ? { trace: spec.trace } : {}) };
   const backend = spec.backend ?? (await FileBackend.open(spec.path, { sizeBytes: spec.sizeBytes }));
   const dev = new NvmeController(ctx, {
     personality: spec.personality,

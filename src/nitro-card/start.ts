@@ -11,6 +11,10 @@ import { resolveBootFirmware } from './boot/update.ts';
 import { verifyAndMeasure, type BootMeasurement } from './boot/security-chip.ts';
 import { createAttestation } from './boot/attestation.ts';
 import { CardService } from './card-service.ts';
+import { accountedFabric, CardTelemetry } from './telemetry.ts';
+export { cardLinkAccount } from './telemetry.ts';
+import { metricsMgmtRoutes } from './metrics-routes.ts';
+import { IoTracer } from '../telemetry/io-trace.ts';
 import { buildMgmtApi } from './mgmt-api.ts';
 import { CardMetrics } from './metrics.ts';
 import { ensureCardToken, TOKEN_FILE } from './token.ts';
@@ -75,6 +79,8 @@ export async function startCard(o: StartCardOptions): Promise<RunningCard> {
   }
   const metrics = new CardMetrics();
   const port = new CardPort({ log: o.log.child({ component: 'link' }), metrics: metrics.scoped('link') });
+  // One I/O in every 64 doorbells is traced for the panel's timeline (offload: here; legacy: in the hypervisor).
+  const tracer = new IoTracer({ mode: o.mode });
   const card = new CardService({
     hostId: o.hostId,
     dataDir: o.dataDir,
@@ -86,7 +92,8 @@ export async function startCard(o: StartCardOptions): Promise<RunningCard> {
     firmware: { version: boot.firmware.version, sha256: boot.firmware.sha256 },
     log: o.log.child({ component: 'card' }),
     metrics,
-  }, port);
+    trace: tracer.port,
+  }, accountedFabric(port));
   const identity = boot.identity;
   if (identity) {
     card.attestationProvider = (nonce) => createAttestation({
@@ -111,7 +118,10 @@ export async function startCard(o: StartCardOptions): Promise<RunningCard> {
   o.log.info({ event: 'vpc-underlay', ...underlay.local }, `Geneve underlay on udp ${underlay.local.address}:${underlay.local.port}`);
   const token = ensureCardToken(o.dataDir);
   const api = await buildMgmtApi(card, token, o.log, [ebsMgmtRoutes(card, o.log.child({ component: 'ebs' })), vpcMgmtRoutes(card.vpc, o.dataDir)]);
+  const telemetry = new CardTelemetry({ hostId: o.hostId, mode: o.mode, link: o.link, card, tracer, log: o.log.child({ component: 'telemetry' }), ownsProcess: o.link === 'socket' });
+  await api.register(metricsMgmtRoutes(telemetry));
   await api.listen({ host: o.mgmtHost, port: o.mgmtPort });
+  telemetry.start();
   const addr = api.server.address();
   const mgmtUrl = typeof addr === 'object' && addr ? `http://${o.mgmtHost}:${addr.port}` : `http://${o.mgmtHost}:${o.mgmtPort}`;
   o.log.info({ event: 'card-ready', mgmtUrl }, `card ${o.hostId} management API on ${mgmtUrl}`);
@@ -123,6 +133,7 @@ export async function startCard(o: StartCardOptions): Promise<RunningCard> {
     boot,
     attach: (peer) => port.attach(peer),
     async close() {
+      telemetry.stop();
       await api.close();
       await card.close();
       await underlay.close();

@@ -183,7 +183,25 @@ export type MgmtRequest =
   | { op: 'reboot-vm'; vmId: string }
   | { op: 'destroy-vm'; vmId: string }
   | { op: 'console-input'; vmId: string; data: string }
-  | { op: 'stats' };
+  | { op: 'stats' }
+  /** Legacy mode only (docs/ARCHITECTURE.md §10): the hypervisor creates the device model of function `fn` itself and
+   *  runs it in the host process; assign-vf, iommu-map, start-vm then work as for a card function. An offload-mode
+   *  hypervisor refuses (NotSupported). */
+  | { op: 'create-device'; fn: number; device: LegacyDeviceSpec }
+  | { op: 'destroy-device'; fn: number };
+
+/** A device the card asks a legacy-mode hypervisor to emulate: an EBS volume's NVMe controller over its backing file. */
+export interface LegacyDeviceSpec {
+  kind: 'nvme';
+  personality: 'ebs' | 'instance-store';
+  volumeId: string;
+  deviceName: string;
+  sizeBytes: number;
+  path: string;
+  /** EBS limits the block path enforces in either mode (absent = gp3 baseline; 0 = unlimited). */
+  iops?: number;
+  throughputMiBps?: number;
+}
 
 export type MgmtReply =
   | { ok: true; result?: unknown }

@@ -21,6 +21,9 @@ export interface LinkPeerOptions {
   log?: DeviceLog;
   metrics?: DeviceMetrics;
   maxPayload?: number;
+  /** Runs the peer's own work (decoding and dispatching received bytes, writing batches), so the owner can attribute
+   *  its CPU to the wires (src/telemetry/cpu-ledger.ts); handlers may open regions of their own inside. */
+  account?: <T>(work: () => T) => T;
 }
 
 export interface LinkStats {
@@ -88,6 +91,7 @@ export class LinkPeer {
   private slabPos = 0;
   private readonly out: Uint8Array[] = [];
   private flushScheduled = false;
+  private readonly account: <T>(work: () => T) => T;
 
   constructor(transport: LinkTransport, opts: LinkPeerOptions = {}) {
     this.transport = transport;
@@ -102,7 +106,12 @@ export class LinkPeer {
       oversize: (h) => this.onOversize(h),
       protocolError: (reason) => this.onProtocolError(reason),
     }, this.maxPayload);
-    transport.start({ data: (chunk) => this.decoder.push(chunk), down: (reason) => this.teardown(reason) });
+    const account = opts.account;
+    this.account = account ?? ((work) => work());
+    transport.start({
+      data: account ? (chunk) => account(() => this.decoder.push(chunk)) : (chunk) => this.decoder.push(chunk),
+      down: (reason) => this.teardown(reason),
+    });
   }
 
   get isUp(): boolean { return this.up; }
@@ -288,7 +297,7 @@ export class LinkPeer {
     this.stats.bytesOut += size;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(() => this.flush());
+      setImmediate(() => this.account(() => this.flush()));
     }
   }
 
