@@ -4,6 +4,7 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { CardRegistry } from './cards.ts';
 import { ContractViolation } from './card-contract.ts';
+import { ApiError } from './errors.ts';
 
 /** One host as the card reports it (the panel's contract; see src/nitro-card/telemetry.ts HostMetrics). */
 export interface HostMetricsReport {
@@ -49,6 +50,8 @@ export class HostMetricsSource {
   }
 
   async traces(hostId: string): Promise<{ transactions: unknown[] }> {
+    // A host id from the URL that names no configured card is the caller's mistake (404), not a card failure (502).
+    if (!this.cards.all().some((c) => c.hostId === hostId)) throw new ApiError('InvalidHostID.NotFound', `No host ${JSON.stringify(hostId)} (GET /v1/hosts)`);
     return this.cards.get(hostId).call('traces', 'GET', '/mgmt/v1/traces', undefined, 200, (v) => {
       const t = (v as { transactions?: unknown } | null)?.transactions;
       if (!Array.isArray(t)) throw new ContractViolation('traces reply has no transactions array', v);
