@@ -10,6 +10,7 @@ import { TrappedFunctions } from './trap-access.ts';
 import { threadLedger } from '../telemetry/cpu-ledger.ts';
 import type { MessagePort } from 'node:worker_threads';
 import type { GuestKernel } from './guest/kernel.ts';
+import { shutdownWithGrace } from './guest-shutdown.ts';
 
 if (!parentPort) throw new Error('pcpu-worker must run as a worker thread');
 const port = parentPort;
@@ -21,9 +22,12 @@ ledger.setDefault('guest');
 const send = (m: FromPcpu) => port.postMessage(m);
 const log = (level: 'debug' | 'info' | 'warn' | 'error', obj: Record<string, unknown>, msg: string) => send({ type: 'log', level, obj, msg });
 
-interface Vm { platform: VmPlatform; running: Promise<void> | undefined; vcpus: number; kernel: GuestKernel | undefined }
-/** How long an orderly shutdown request (ACPI power button) may take before the VM is stopped by force. */
-const SHUTDOWN_GRACE_MS = 5000;
+interface Vm {
+  platform: VmPlatform; running: Promise<void> | undefined; vcpus: number; kernel: GuestKernel | undefined;
+  /** Set while the host is shutting the guest down (stop, reboot, destroy), so its poweroff is not reported as the
+   *  guest's own decision. */
+  shutdownReason: string | undefined;
+}
 const vms = new Map<string, Vm>();
 const byFn = new Map<number, Vm>();
 
@@ -50,30 +54,55 @@ function vmOf(vmId: string): Vm {
 
 async function boot(vm: Vm): Promise<void> {
   const p = vm.platform;
+  // Only the current power cycle reports or touches the VM: a stop may end this one while the guest still boots.
+  const current = () => vm.platform === p && !p.halted;
   send({ type: 'vm-state', vmId: p.vmId, state: 'booting', reason: 'start requested' });
   try {
     const { bootGuest } = await import('./guest/kernel.ts');
     const kernel = await bootGuest(p);
+    if (!current()) return;
     vm.kernel = kernel;
     send({ type: 'vm-state', vmId: p.vmId, state: 'running', reason: 'guest booted' });
     await Promise.race([kernel.halted, p.whenHalted]);
-    vm.kernel = undefined;
+    if (vm.platform === p) vm.kernel = undefined;
   } catch (e) {
+    if (!current()) return;
     log('error', { event: 'guest-crashed', vmId: p.vmId, err: (e as Error).stack }, `guest ${p.vmId} crashed: ${(e as Error).message}`);
     send({ type: 'vm-state', vmId: p.vmId, state: 'crashed', reason: (e as Error).message });
   }
 }
 
+/** A platform for one power cycle of a VM. Its poweroff callback halts only itself, so a guest of an earlier cycle
+ *  can never reach the current one. */
+function newPlatform(vmId: string, mem: SharedArrayBuffer, userData: string, hostname: string): VmPlatform {
+  const platform: VmPlatform = new VmPlatform(vmId, mem, userData, hostname, link,
+    (text) => send({ type: 'console', vmId, data: text }),
+    () => {
+      platform.halt();
+      const vm = vms.get(vmId);
+      if (vm?.platform !== platform) return;
+      const requested = vm.shutdownReason;
+      send({ type: 'vm-state', vmId, state: 'halted', reason: requested !== undefined ? `shutdown requested: ${requested}` : 'guest powered off' });
+    });
+  return platform;
+}
+
+/** Start a halted VM again (reboot, or start after stop): a new platform on cleared RAM, the same VFs. The old
+ *  platform stays halted, so whatever the previous guest still had in flight goes nowhere. */
+function powerCycle(vm: Vm): void {
+  const old = vm.platform;
+  new Uint8Array(old.mem.buffer).fill(0);
+  const next = newPlatform(old.vmId, old.mem.buffer as SharedArrayBuffer, old.userData, old.hostname);
+  for (const [slot, fn] of old.slotAssignments()) next.assign(fn, slot);
+  vm.platform = next;
+  vm.kernel = undefined;
+}
+
 async function handle(m: ToPcpu): Promise<unknown> {
   switch (m.type) {
     case 'create-vm': {
-      const platform = new VmPlatform(m.vmId, m.mem, m.userData, m.hostname, link,
-        (text) => send({ type: 'console', vmId: m.vmId, data: text }),
-        () => {
-          platform.halt();
-          send({ type: 'vm-state', vmId: m.vmId, state: 'halted', reason: 'guest powered off' });
-        });
-      vms.set(m.vmId, { platform, running: undefined, vcpus: m.vcpus, kernel: undefined });
+      const platform = newPlatform(m.vmId, m.mem, m.userData, m.hostname);
+      vms.set(m.vmId, { platform, running: undefined, vcpus: m.vcpus, kernel: undefined, shutdownReason: undefined });
       return {};
     }
     case 'assign-vf': {
@@ -101,23 +130,31 @@ async function handle(m: ToPcpu): Promise<unknown> {
     case 'start-vm': {
       const vm = vmOf(m.vmId);
       if (vm.running) throw Object.assign(new Error(`VM ${m.vmId} is already running`), { code: 'IncorrectState' });
-      vm.running = boot(vm).finally(() => { vm.running = undefined; });
+      if (vm.platform.halted) powerCycle(vm);
+      vm.shutdownReason = undefined;
+      const run: Promise<void> = boot(vm).finally(() => { if (vm.running === run) vm.running = undefined; });
+      vm.running = run;
       return {};
     }
     case 'stop-vm':
     case 'destroy-vm': {
       const vm = vmOf(m.vmId);
       const kernel = vm.kernel;
+      let outcome: 'orderly' | 'forced' | 'not-running' = kernel ? 'forced' : 'not-running';
       if (kernel && m.type === 'stop-vm' && !m.force) {
         // Orderly first: the guest shuts its drivers down (NVMe CC.SHN); forced after the grace period.
-        await Promise.race([kernel.poweroff(), new Promise((r) => setTimeout(r, SHUTDOWN_GRACE_MS))]);
+        vm.shutdownReason = m.reason;
+        outcome = await shutdownWithGrace(kernel, m.graceMs);
+        if (outcome === 'forced') log('warn', { event: 'guest-shutdown-forced', vmId: m.vmId, graceMs: m.graceMs }, `guest ${m.vmId} did not power off within ${m.graceMs} ms; stopping it by force`);
       }
+      vm.shutdownReason ??= m.type === 'stop-vm' ? m.reason : 'destroy';
       vm.platform.halt();
+      vm.running = undefined; // this power cycle is over; its boot task winds down against a halted platform
       if (m.type === 'destroy-vm') {
         for (const fn of vm.platform.functions()) byFn.delete(fn);
         vms.delete(m.vmId);
       }
-      return {};
+      return { outcome };
     }
     case 'console-input':
       vmOf(m.vmId).platform.input(m.data);

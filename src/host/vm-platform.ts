@@ -42,6 +42,8 @@ export class VmPlatform implements GuestPlatform {
     for (const [s, f] of this.slotToFn) if (f === fn) this.slotToFn.delete(s);
   }
   functions(): number[] { return [...this.slotToFn.values()]; }
+  /** [slot, fn] pairs, to carry the VF assignments over to the platform of the next power cycle. */
+  slotAssignments(): Array<[number, number]> { return [...this.slotToFn]; }
   owns(fn: number): boolean { return this.functions().includes(fn); }
   private haltResolve: (() => void) | undefined;
   /** Resolves when the VM is halted from outside (stop, destroy) or powers itself off. */

@@ -6,6 +6,15 @@ import type { Logger } from '../common/log.ts';
 import type { MgmtEvent, MgmtReply, MgmtRequest, VmSpec } from '../devices/pcie/link/messages.ts';
 import { assertNever } from '../devices/brand.ts';
 import type { PcpuPool } from './pcpu-pool.ts';
+import { DEFAULT_SHUTDOWN_GRACE_MS, MAX_SHUTDOWN_GRACE_MS } from '../host/guest-shutdown.ts';
+
+function graceOf(graceMs: number | undefined): number {
+  if (graceMs === undefined) return DEFAULT_SHUTDOWN_GRACE_MS;
+  if (!Number.isInteger(graceMs) || graceMs < 0 || graceMs > MAX_SHUTDOWN_GRACE_MS) {
+    throw new HypervisorError('InvalidParameter', `graceMs ${graceMs} is not an integer from 0 to ${MAX_SHUTDOWN_GRACE_MS}`);
+  }
+  return graceMs;
+}
 
 export interface VmRecord {
   spec: VmSpec;
@@ -112,15 +121,21 @@ export class Hypervisor {
         await this.pool.call(req.vmId, { type: 'start-vm', vmId: req.vmId });
         return {};
       }
-      case 'stop-vm':
-        this.vm(req.vmId);
-        await this.pool.call(req.vmId, { type: 'stop-vm', vmId: req.vmId, force: req.force });
-        return {};
-      case 'reboot-vm':
-        this.vm(req.vmId);
-        await this.pool.call(req.vmId, { type: 'stop-vm', vmId: req.vmId, force: false });
+      case 'stop-vm': {
+        const vm = this.vm(req.vmId);
+        const result = await this.pool.call(req.vmId, {
+          type: 'stop-vm', vmId: req.vmId, force: req.force === true, graceMs: graceOf(req.graceMs), reason: req.reason ?? 'stop requested',
+        });
+        vm.state = 'halted';
+        return result;
+      }
+      case 'reboot-vm': {
+        const vm = this.vm(req.vmId);
+        const result = await this.pool.call(req.vmId, { type: 'stop-vm', vmId: req.vmId, force: false, graceMs: graceOf(req.graceMs), reason: 'reboot' });
+        vm.state = 'booting';
         await this.pool.call(req.vmId, { type: 'start-vm', vmId: req.vmId });
-        return {};
+        return result;
+      }
       case 'destroy-vm': {
         const vm = this.vm(req.vmId);
         await this.pool.call(req.vmId, { type: 'destroy-vm', vmId: req.vmId });

@@ -8,7 +8,7 @@ export type ToPcpu =
   | { type: 'iommu-map'; id: number; vmId: string; fn: number; iova: number; gpa: number; size: number; write: boolean }
   | { type: 'iommu-unmap'; id: number; vmId: string; fn: number; iova: number; size: number }
   | { type: 'start-vm'; id: number; vmId: string }
-  | { type: 'stop-vm'; id: number; vmId: string; force: boolean }
+  | { type: 'stop-vm'; id: number; vmId: string; force: boolean; graceMs: number; reason: string }
   | { type: 'destroy-vm'; id: number; vmId: string }
   | { type: 'console-input'; id: number; vmId: string; data: string }
   | { type: 'stats'; id: number };

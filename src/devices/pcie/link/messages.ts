@@ -179,8 +179,11 @@ export type MgmtRequest =
   | { op: 'iommu-map'; vmId: string; fn: number; iova: number; gpa: number; size: number; write: boolean }
   | { op: 'iommu-unmap'; vmId: string; fn: number; iova: number; size: number }
   | { op: 'start-vm'; vmId: string }
-  | { op: 'stop-vm'; vmId: string; force: boolean }
-  | { op: 'reboot-vm'; vmId: string }
+  /** Orderly first (ACPI-like power button: the guest shuts its drivers down) unless `force`; forced after `graceMs`
+   *  (default: the host's). Reply result: `{ outcome: 'orderly' | 'forced' | 'not-running' }`. The VM stays created
+   *  (halted) and can be started again; its RAM is cleared on the next start. */
+  | { op: 'stop-vm'; vmId: string; force: boolean; graceMs?: number; reason?: string }
+  | { op: 'reboot-vm'; vmId: string; graceMs?: number }
   | { op: 'destroy-vm'; vmId: string }
   | { op: 'console-input'; vmId: string; data: string }
   | { op: 'stats' }
