@@ -25,6 +25,7 @@ export async function runCard(argv: string[]): Promise<number> {
     'root-key': { type: 'string' },
     'guest-mem-mib': { type: 'string' },
     blockstore: { type: 'string' },
+    'shutdown-grace-ms': { type: 'string' },
     'log-level': { type: 'string' },
   });
   if (values.listen === undefined) throw new UsageError('--listen <unix-path|host:port> is required');
@@ -47,6 +48,7 @@ export async function runCard(argv: string[]): Promise<number> {
       guestMemBytes: intFlag('guest-mem-mib', values['guest-mem-mib'], 32, 4, 4096) * 1024 * 1024,
       capacity: { vcpus: cpus().length * 48, memMiB: Math.floor(totalmem() / 1048576) * 8 },
       blockstore: values.blockstore,
+      shutdownGraceMs: intFlag('shutdown-grace-ms', values['shutdown-grace-ms'], 5000, 0, 600_000),
       log,
     });
   } catch (e) {

@@ -26,6 +26,7 @@ export async function runHost(argv: string[]): Promise<number> {
     'guest-mem-mib': { type: 'string' },
     blockstore: { type: 'string' },
     'host-mem-mib': { type: 'string' },
+    'shutdown-grace-ms': { type: 'string' },
     'log-level': { type: 'string' },
   });
   if (values.card === undefined && !values['embedded-card']) throw new UsageError('give --card <unix-path|host:port> or --embedded-card');
@@ -48,7 +49,8 @@ export async function runHost(argv: string[]): Promise<number> {
     const pairs = Array.from({ length: pcpus + 1 }, () => createShmLinkPair());
     const cardDescs = pairs.map((p) => p.card);
     cardWorker = startTsWorker(new URL('../nitro-card/card-worker.ts', import.meta.url), {
-      workerData: { hostId, dataDir: values['data-dir'] ?? '.nitrolab/card', mode, level: level ?? 'info', links: cardDescs, guestMemMiB, blockstore: values.blockstore },
+      workerData: { hostId, dataDir: values['data-dir'] ?? '.nitrolab/card', mode, level: level ?? 'info', links: cardDescs, guestMemMiB, blockstore: values.blockstore,
+        shutdownGraceMs: intFlag('shutdown-grace-ms', values['shutdown-grace-ms'], 5000, 0, 600_000) },
       transferList: cardDescs.flatMap(shmTransferList),
       name: 'card',
     });

@@ -21,6 +21,8 @@ export interface UpOptions {
   guestMemMiB: number;
   /** TCP port of the in-process block store on loopback (0 = any free port). */
   blockstorePort: number;
+  /** Grace period of an orderly guest shutdown before a stop is forced. */
+  shutdownGraceMs: number;
 }
 
 export function parseUpArgs(argv: string[]): UpOptions & { logLevel: string | undefined } {
@@ -34,6 +36,7 @@ export function parseUpArgs(argv: string[]): UpOptions & { logLevel: string | un
     pcpus: { type: 'string' },
     'guest-mem-mib': { type: 'string' },
     'blockstore-port': { type: 'string' },
+    'shutdown-grace-ms': { type: 'string' },
     'log-level': { type: 'string' },
   });
   const host = values.host ?? '127.0.0.1';
@@ -48,6 +51,7 @@ export function parseUpArgs(argv: string[]): UpOptions & { logLevel: string | un
     pcpus: intFlag('pcpus', values.pcpus, 2, 1, 64),
     blockstorePort: intFlag('blockstore-port', values['blockstore-port'], 0, 0, 65535),
     guestMemMiB: intFlag('guest-mem-mib', values['guest-mem-mib'], 32, 4, 4096),
+    shutdownGraceMs: intFlag('shutdown-grace-ms', values['shutdown-grace-ms'], 5000, 0, 600_000),
     logLevel: values['log-level'],
   };
 }
@@ -60,15 +64,16 @@ async function startHostPair(i: number, o: UpOptions, log: Logger, pretty: boole
   mkdirSync(dir, { recursive: true });
   const linkPath = join(dir, 'link.sock');
   const common = ['--host-id', hostId, '--mode', o.mode, ...logArgs];
+  const grace = ['--shutdown-grace-ms', String(o.shutdownGraceMs)];
   if (o.link === 'socket') {
-    const card = spawnNitrolab(`card ${hostId}`, ['card', '--listen', linkPath, '--data-dir', join(dir, 'card'), '--mgmt-port', '0', ...common], log, { pretty });
+    const card = spawnNitrolab(`card ${hostId}`, ['card', '--listen', linkPath, '--data-dir', join(dir, 'card'), '--mgmt-port', '0', ...grace, ...common], log, { pretty });
     const ready = await card.ready;
     const host = spawnNitrolab(`host ${hostId}`, ['host', '--card', linkPath, '--pcpus', String(o.pcpus), '--guest-mem-mib', String(o.guestMemMiB), ...common], log, { pretty });
     await host.ready;
     return { hostId, card, host, mgmtUrl: String(ready.mgmtUrl) };
   }
   // shm: the card is a worker thread inside the host process, reached over SharedArrayBuffer rings.
-  const host = spawnNitrolab(`host ${hostId}`, ['host', '--embedded-card', '--data-dir', join(dir, 'card'), '--pcpus', String(o.pcpus), '--guest-mem-mib', String(o.guestMemMiB), ...common], log, { pretty });
+  const host = spawnNitrolab(`host ${hostId}`, ['host', '--embedded-card', '--data-dir', join(dir, 'card'), '--pcpus', String(o.pcpus), '--guest-mem-mib', String(o.guestMemMiB), ...grace, ...common], log, { pretty });
   const ready = await host.ready;
   return { hostId, host, mgmtUrl: String(ready.mgmtUrl) };
 }

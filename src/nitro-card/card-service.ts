@@ -15,6 +15,8 @@ import type { PciFunction } from '../devices/pcie/pci-function.ts';
 import type { NvmeController } from '../devices/nvme/index.ts';
 import type { DeviceContext } from '../devices/contract.ts';
 import { EbsVolumes, EBS_HOTPLUG_NN } from './ebs/volumes.ts';
+import { holdsCapacity, InstanceLifecycle, type StopOptions } from './lifecycle.ts';
+import { DEFAULT_SHUTDOWN_GRACE_MS } from '../host/guest-shutdown.ts';
 
 /** The management channel to the hypervisor (over the PCIe link). */
 export interface HypervisorChannel {
@@ -31,11 +33,13 @@ export interface CardServiceOptions {
   capacity: { vcpus: number; memMiB: number };
   /** Guest RAM the emulator actually allocates per instance (instance-type memory is scaled down to this). */
   guestMemBytes: number;
-  firmware: { version: string; sha256: string };
+  firmware: { version: string; sha256: string; name?: string; signer?: string };
   log: Logger;
   metrics: CardMetrics;
   /** Block store base URL for EBS volumes (`nbd://host:port`); absent = sparse files in the data dir. */
   blockstore?: string | undefined;
+  /** How long a stop, reboot or terminate waits for the guest's orderly poweroff before forcing it (default 5000). */
+  shutdownGraceMs?: number;
 }
 
 const FIRST_SLOT = 3;
@@ -52,12 +56,23 @@ export class CardService implements CardApi {
   readonly vpc: VpcDataplane;
   /** EBS volumes: backends (NBD to the block store), limits, hot-plug (ebs/volumes.ts). */
   readonly ebs: EbsVolumes;
+  /** Stop, start, reboot, terminate (lifecycle.ts). */
+  readonly lifecycle: InstanceLifecycle;
 
   constructor(private readonly opts: CardServiceOptions, private readonly fabric: FunctionFabric) {
     this.hypervisorReady = new Promise((r) => (this.resolveHypervisor = r));
     this.vpc = new VpcDataplane({ hostId: opts.hostId, log: opts.log.child({ component: 'vpc' }) });
     this.ebs = new EbsVolumes({ dataDir: opts.dataDir, blockstore: opts.blockstore, log: opts.log, metrics: opts.metrics });
     mkdirSync(join(opts.dataDir, 'volumes'), { recursive: true });
+    this.lifecycle = new InstanceLifecycle({
+      log: opts.log,
+      dataDir: opts.dataDir,
+      shutdownGraceMs: opts.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,
+      firstSlot: FIRST_SLOT,
+      command: (req) => this.command(req),
+      functionsOf: (id) => this.functions.get(id) ?? [],
+      noRoomFor: (inst) => this.noRoomFor(inst.req),
+    });
   }
 
   /** The hypervisor announced itself on a link connection: that connection carries the management channel. */
@@ -80,11 +95,11 @@ export class CardService implements CardApi {
       return;
     }
     if (ev.state === 'running' && inst.state === 'pending') inst.moveTo('running', ev.reason);
-    else if ((ev.state === 'halted' || ev.state === 'crashed') && inst.state === 'running') inst.moveTo('stopped', `guest ${ev.state}: ${ev.reason}`);
+    else if (ev.state === 'halted' || ev.state === 'crashed') this.lifecycle.onGuestDown(inst, ev.state, ev.reason);
   }
 
   info() {
-    const live = [...this.instances.values()].filter((i) => i.state !== 'terminated');
+    const live = [...this.instances.values()].filter((i) => holdsCapacity(i.state));
     return {
       hostId: this.opts.hostId,
       mode: this.opts.mode,
@@ -97,7 +112,16 @@ export class CardService implements CardApi {
         instances: live.length,
       },
       hypervisorConnected: this.hypervisor !== undefined,
+      instancesByState: Object.fromEntries(['pending', 'running', 'stopping', 'stopped', 'shutting-down', 'terminated']
+        .map((s) => [s, [...this.instances.values()].filter((i) => i.state === s).length])),
     };
+  }
+
+  /** Why `req` does not fit next to the instances holding capacity now, or undefined. */
+  private noRoomFor(req: { instanceType: string; vcpus: number; memMiB: number }): string | undefined {
+    const { usage, capacity } = this.info();
+    if (usage.vcpus + req.vcpus <= capacity.vcpus && usage.memMiB + req.memMiB <= capacity.memMiB) return undefined;
+    return `host ${this.opts.hostId} has ${capacity.vcpus - usage.vcpus} vCPUs and ${capacity.memMiB - usage.memMiB} MiB left; ${req.instanceType} needs ${req.vcpus} and ${req.memMiB}`;
   }
 
   get(instanceId: string): CardInstance | undefined {
@@ -116,10 +140,8 @@ export class CardService implements CardApi {
 
   async launch(req: LaunchRequest): Promise<CardInstance> {
     if (this.instances.has(req.instanceId)) throw new CardError('Conflict', 409, `instance ${req.instanceId} already exists`);
-    const { usage, capacity } = this.info();
-    if (usage.vcpus + req.vcpus > capacity.vcpus || usage.memMiB + req.memMiB > capacity.memMiB) {
-      throw new CardError('InsufficientCapacity', 409, `host ${this.opts.hostId} has ${capacity.vcpus - usage.vcpus} vCPUs and ${capacity.memMiB - usage.memMiB} MiB left; ${req.instanceType} needs ${req.vcpus} and ${req.memMiB}`);
-    }
+    const noRoom = this.noRoomFor(req);
+    if (noRoom !== undefined) throw new CardError('InsufficientCapacity', 409, noRoom);
     const inst = new CardInstance(req);
     inst.guestMemBytes = this.opts.guestMemBytes;
     this.instances.set(req.instanceId, inst);
@@ -152,15 +174,7 @@ export class CardService implements CardApi {
         fns.push(f);
       }
       if (req.network) fns.push(this.createEni(req.instanceId, req.network, log));
-      await this.command({ op: 'create-vm', vm: { vmId: req.instanceId, vcpus: req.vcpus, memBytes: inst.guestMemBytes, userData: req.userData } });
-      for (const [i, f] of fns.entries()) {
-        const slot = FIRST_SLOT + i;
-        await this.command({ op: 'assign-vf', vmId: req.instanceId, fn: f.fn, slot });
-        // The VF may DMA anywhere in its VM's RAM (the hypervisor programs the IOMMU; identity IOVA = GPA).
-        await this.command({ op: 'iommu-map', vmId: req.instanceId, fn: f.fn, iova: 0, gpa: 0, size: inst.guestMemBytes, write: true });
-        inst.functions.push({ fn: f.fn, slot, kind: f.kind, ...(f.volumeId !== undefined ? { volumeId: f.volumeId } : {}) });
-      }
-      await this.command({ op: 'start-vm', vmId: req.instanceId });
+      await this.lifecycle.bootVm(inst); // create-vm, assign-vf at slots 3…, iommu-map, start-vm
       log.info({ event: 'instance-launched', functions: inst.functions }, `launched ${req.instanceId} with ${fns.length} function(s)`);
       return inst;
     } catch (e) {
@@ -229,13 +243,26 @@ export class CardService implements CardApi {
     await this.ebs.closeInstance(instanceId);
   }
 
+  /** shutting-down at once; terminated once the guest is down and its functions are closed (lifecycle.ts). */
   async terminate(instanceId: string): Promise<CardInstance> {
+    return this.lifecycle.terminate(this.mustGet(instanceId), () => this.teardown(instanceId));
+  }
+
+  async stop(instanceId: string, o: StopOptions = {}): Promise<CardInstance> {
+    return this.lifecycle.stop(this.mustGet(instanceId), o);
+  }
+
+  async start(instanceId: string): Promise<CardInstance> {
+    return this.lifecycle.start(this.mustGet(instanceId));
+  }
+
+  async reboot(instanceId: string): Promise<CardInstance> {
+    return this.lifecycle.reboot(this.mustGet(instanceId));
+  }
+
+  private mustGet(instanceId: string): CardInstance {
     const inst = this.instances.get(instanceId);
     if (!inst) throw new CardError('InstanceNotFound', 404, `instance ${instanceId} is not on this card`);
-    if (inst.state === 'terminated') return inst;
-    inst.moveTo('shutting-down', 'terminate requested');
-    await this.teardown(instanceId);
-    inst.moveTo('terminated', 'terminated by request');
     return inst;
   }
 

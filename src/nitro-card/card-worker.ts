@@ -9,7 +9,7 @@ import { cardLinkAccount, startCard } from './start.ts';
 import { currentTid } from '../telemetry/thread-cpu.ts';
 
 if (!parentPort) throw new Error('card-worker must run as a worker thread');
-const wd = workerData as { hostId: string; dataDir: string; mode: 'offload' | 'legacy'; level: LogLevel; links: ShmLinkDesc[]; guestMemMiB: number; blockstore?: string };
+const wd = workerData as { hostId: string; dataDir: string; mode: 'offload' | 'legacy'; level: LogLevel; links: ShmLinkDesc[]; guestMemMiB: number; blockstore?: string; shutdownGraceMs?: number };
 const log = createRootLogger({ name: `card ${wd.hostId}`, level: wd.level, pretty: false });
 const running = await startCard({
   hostId: wd.hostId,
@@ -21,6 +21,7 @@ const running = await startCard({
   guestMemBytes: wd.guestMemMiB * 1024 * 1024,
   capacity: { vcpus: cpus().length * 48, memMiB: Math.floor(totalmem() / 1048576) * 8 },
   blockstore: wd.blockstore,
+  shutdownGraceMs: wd.shutdownGraceMs,
   log,
 });
 for (const desc of wd.links) running.attach(openShmLink(desc, { name: 'card-shm', account: cardLinkAccount }));

@@ -9,6 +9,8 @@ export interface VolumeSpec {
   volumeId: string; sizeBytes: number; deviceName: string;
   /** Provisioned IOPS and MiB/s (absent = gp3 baseline 3000 / 125; 0 = unlimited): ebs/throttle.ts. */
   iops?: number; throughputMiBps?: number;
+  /** Delete the volume's data when the instance is terminated (EC2 DeleteOnTermination); absent = keep it. */
+  deleteOnTermination?: boolean;
 }
 
 export interface LaunchRequest {

@@ -35,6 +35,7 @@ const Launch = Type.Object({
     deviceName: Type.String({ minLength: 1, maxLength: 32 }),
     iops: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
     throughputMiBps: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000 })),
+    deleteOnTermination: Type.Optional(Type.Boolean()),
   }), { maxItems: 16 }),
   network: Type.Optional(LaunchNetworkSchema),
 }, { additionalProperties: false });
@@ -91,7 +92,8 @@ export async function buildMgmtApi(card: CardApi, token: string, log: Logger, pl
   app.post<{ Params: Static<typeof IdParams>; Body: { data: string } }>(
     '/mgmt/v1/instances/:id/console', { schema: { params: IdParams, body: Type.Object({ data: Type.String({ maxLength: 4096 }) }) } },
     async (req) => {
-      find(req.params.id);
+      const inst = find(req.params.id);
+      if (inst.state !== 'running') throw new CardError('IncorrectInstanceState', 409, `The instance ${req.params.id} is ${inst.state}; its console takes input only while running`);
       await card.consoleInput(req.params.id, req.body.data);
       return { ok: true };
     },

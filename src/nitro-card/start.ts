@@ -20,7 +20,10 @@ import { CardMetrics } from './metrics.ts';
 import { ensureCardToken, TOKEN_FILE } from './token.ts';
 import { GeneveUnderlay, type UnderlayAddr } from './vpc/geneve.ts';
 import { vpcMgmtRoutes } from './vpc/mgmt-routes.ts';
+import { ImdsService } from './vpc/imds.ts';
+import { GATEWAY_MAC } from './vpc/dataplane.ts';
 import { ebsMgmtRoutes } from './ebs/mgmt-routes.ts';
+import { lifecycleMgmtRoutes } from './lifecycle-routes.ts';
 
 export interface StartCardOptions {
   hostId: string;
@@ -38,6 +41,8 @@ export interface StartCardOptions {
   blockstore?: string | undefined;
   /** Where the Geneve underlay socket binds; default a random 127.a.b.c on UDP 6081 (vpc/geneve.ts). */
   underlay?: Partial<UnderlayAddr> | undefined;
+  /** Grace period of an orderly guest shutdown before a stop is forced (default 5000 ms). */
+  shutdownGraceMs?: number | undefined;
 }
 
 export interface RunningCard {
@@ -89,7 +94,8 @@ export async function startCard(o: StartCardOptions): Promise<RunningCard> {
     capacity: o.capacity,
     guestMemBytes: o.guestMemBytes,
     blockstore: o.blockstore,
-    firmware: { version: boot.firmware.version, sha256: boot.firmware.sha256 },
+    firmware: { version: boot.firmware.version, sha256: boot.firmware.sha256, name: boot.firmware.name, signer: boot.firmware.signer },
+    ...(o.shutdownGraceMs !== undefined ? { shutdownGraceMs: o.shutdownGraceMs } : {}),
     log: o.log.child({ component: 'card' }),
     metrics,
     trace: tracer.port,
@@ -115,9 +121,10 @@ export async function startCard(o: StartCardOptions): Promise<RunningCard> {
   };
   const underlay = await GeneveUnderlay.bind((d, from) => card.vpc.fromUnderlay(d, from), o.underlay);
   card.vpc.setUnderlay(underlay);
+  card.vpc.addLinkLocal(new ImdsService(GATEWAY_MAC)); // IMDS at 169.254.169.254:80 (docs/vpc.md)
   o.log.info({ event: 'vpc-underlay', ...underlay.local }, `Geneve underlay on udp ${underlay.local.address}:${underlay.local.port}`);
   const token = ensureCardToken(o.dataDir);
-  const api = await buildMgmtApi(card, token, o.log, [ebsMgmtRoutes(card, o.log.child({ component: 'ebs' })), vpcMgmtRoutes(card.vpc, o.dataDir)]);
+  const api = await buildMgmtApi(card, token, o.log, [ebsMgmtRoutes(card, o.log.child({ component: 'ebs' })), vpcMgmtRoutes(card.vpc, o.dataDir), lifecycleMgmtRoutes(card)]);
   const telemetry = new CardTelemetry({ hostId: o.hostId, mode: o.mode, link: o.link, card, tracer, log: o.log.child({ component: 'telemetry' }), ownsProcess: o.link === 'socket' });
   await api.register(metricsMgmtRoutes(telemetry));
   await api.listen({ host: o.mgmtHost, port: o.mgmtPort });
