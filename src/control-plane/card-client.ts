@@ -5,7 +5,7 @@ import https from 'node:https';
 import type { CardEndpoint, CardErrorCode, CardInfo, CardInstance, CardLaunchRequest, CardStateReply, CardConsoleChunk } from './card-contract.ts';
 import type { CardAttachVolumeRequest, CardVolumeAttachment, CardVolumeStats } from './card-contract.ts';
 import { parseVolumeAttachment, parseVolumeDetach, parseVolumeList } from './card-contract.ts';
-import { ContractViolation, parseCardInfo, parseCardInstance, parseConsoleChunk, parseStateReply } from './card-contract.ts';
+import { ContractViolation, parseAttestationDoc, parseCardInfo, parseCardInstance, parseConsoleChunk, parseStateReply } from './card-contract.ts';
 
 export const DEFAULT_CARD_TIMEOUT_MS = 5000;
 const MAX_REPLY_BYTES = 8 * 1024 * 1024;
@@ -88,6 +88,29 @@ export class CardClient {
 
   terminate(instanceId: string): Promise<CardStateReply> {
     return this.#call('terminate', 'DELETE', `/mgmt/v1/instances/${encodeURIComponent(instanceId)}`, undefined, 200, sameId(instanceId, parseStateReply));
+  }
+
+  /** Stop (orderly, forced after the card's grace period; `force` skips the orderly part). Replies at once. */
+  stop(instanceId: string, force: boolean): Promise<CardStateReply> {
+    return this.#call('stop', 'POST', `/mgmt/v1/instances/${encodeURIComponent(instanceId)}/stop`, { force }, 200, sameId(instanceId, parseStateReply));
+  }
+
+  start(instanceId: string): Promise<CardStateReply> {
+    return this.#call('start', 'POST', `/mgmt/v1/instances/${encodeURIComponent(instanceId)}/start`, undefined, 200, sameId(instanceId, parseStateReply));
+  }
+
+  reboot(instanceId: string): Promise<CardStateReply> {
+    return this.#call('reboot', 'POST', `/mgmt/v1/instances/${encodeURIComponent(instanceId)}/reboot`, undefined, 200, sameId(instanceId, parseStateReply));
+  }
+
+  /** Keystrokes or lines for the guest's serial console. */
+  consoleInput(instanceId: string, data: string): Promise<void> {
+    return this.#call('consoleInput', 'POST', `/mgmt/v1/instances/${encodeURIComponent(instanceId)}/console`, { data }, 200, () => undefined);
+  }
+
+  /** The card's signed attestation document for `nonce`, as the card sent it (docs/trust.md §4). */
+  attestation(nonce: string): Promise<Record<string, unknown>> {
+    return this.#call('attestation', 'GET', `/mgmt/v1/attestation?nonce=${encodeURIComponent(nonce)}`, undefined, 200, parseAttestationDoc);
   }
 
   /** Hot-plug a volume whose export exists on the block store. */

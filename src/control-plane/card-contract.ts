@@ -8,7 +8,11 @@
 //   DELETE /mgmt/v1/instances/:id/volumes/:vol   → { instanceId, volumeId, state: 'detached' } (after in-flight I/O)
 //   GET    /mgmt/v1/instances/:id/volumes        → { volumes: CardVolumeStats[] }
 //          volume errors: 404 VolumeNotAttached · 409 VolumeInUse | NoHotplugController | AttachmentLimitExceeded · 503 BlockStoreUnavailable
-//   errors: 401 Unauthorized · 404 InstanceNotFound · 400 InvalidParameter · 409 InsufficientCapacity | Conflict
+//   POST   /mgmt/v1/instances/:id/console        { data } → { ok }   (keystrokes for the guest's serial console)
+//   POST   /mgmt/v1/instances/:id/stop|start|reboot  → { instanceId, previousState, state }   (src/nitro-card/lifecycle-routes.ts)
+//   GET    /mgmt/v1/attestation?nonce=N          → signed attestation document (docs/trust.md §4)
+//   errors: 401 Unauthorized · 404 InstanceNotFound · 400 InvalidParameter · 409 InsufficientCapacity | Conflict |
+//           IncorrectInstanceState
 import { isInstanceStateName } from './instance-state.ts';
 import type { InstanceStateName } from './instance-state.ts';
 
@@ -23,9 +27,12 @@ export interface CardInfo {
   hostId: string;
   mode: 'offload' | 'legacy';
   link: 'socket' | 'shm';
-  firmware: { version: string; sha256: string };
+  firmware: { version: string; sha256: string; name?: string; signer?: string };
   capacity: { vcpus: number; memMiB: number };
+  /** What the instances holding capacity use (stopped and terminated ones hold none). */
   usage: { vcpus: number; memMiB: number; instances: number };
+  hypervisorConnected?: boolean;
+  instancesByState?: Record<string, number>;
 }
 
 export interface CardLaunchRequest {
@@ -34,7 +41,8 @@ export interface CardLaunchRequest {
   vcpus: number;
   memMiB: number;
   userData: string;
-  volumes: Array<{ volumeId: string; sizeBytes: number; deviceName: string }>;
+  /** `deleteOnTermination`: a card keeping volumes itself (sparse files, no block store) deletes them at terminate. */
+  volumes: Array<{ volumeId: string; sizeBytes: number; deviceName: string; deleteOnTermination?: boolean }>;
   /** The instance's ENI (src/control-plane/vpc/vpc-service.ts CardLaunchNetwork); absent = no network. */
   network?: object;
 }
@@ -45,6 +53,14 @@ export interface CardInstance {
   stateReason: string | null;
   launchedAt: string | null;
   functions: Array<{ fn: number; slot: number; kind: string; volumeId?: string }>;
+  /** The card's own state history, oldest first (absent from older cards). */
+  transitions?: CardTransition[];
+}
+
+export interface CardTransition {
+  at: string;
+  to: InstanceStateName;
+  reason: string | null;
 }
 
 export interface CardStateReply {
@@ -57,7 +73,7 @@ export interface CardConsoleChunk {
   next: number;
 }
 
-export type CardErrorCode = 'Unauthorized' | 'InstanceNotFound' | 'InvalidParameter' | 'InsufficientCapacity' | 'Conflict';
+export type CardErrorCode = 'Unauthorized' | 'InstanceNotFound' | 'InvalidParameter' | 'InsufficientCapacity' | 'Conflict' | 'IncorrectInstanceState';
 
 /** Thrown by the parsers below when a card's reply does not have the contract's shape. */
 export class ContractViolation extends Error {
@@ -109,10 +125,39 @@ export function parseCardInfo(v: unknown): CardInfo {
     hostId: str(o, 'hostId'),
     mode: oneOf(o, 'mode', ['offload', 'legacy'] as const),
     link: oneOf(o, 'link', ['socket', 'shm'] as const),
-    firmware: { version: str(fw, 'version'), sha256: str(fw, 'sha256') },
+    firmware: {
+      version: str(fw, 'version'), sha256: str(fw, 'sha256'),
+      ...(typeof fw['name'] === 'string' ? { name: fw['name'] } : {}),
+      ...(typeof fw['signer'] === 'string' ? { signer: fw['signer'] } : {}),
+    },
     capacity: { vcpus: num(cap, 'vcpus'), memMiB: num(cap, 'memMiB') },
     usage: { vcpus: num(use, 'vcpus'), memMiB: num(use, 'memMiB'), instances: num(use, 'instances') },
+    ...(typeof o['hypervisorConnected'] === 'boolean' ? { hypervisorConnected: o['hypervisorConnected'] } : {}),
+    ...(isCountMap(o['instancesByState']) ? { instancesByState: o['instancesByState'] } : {}),
   };
+}
+
+function isCountMap(v: unknown): v is Record<string, number> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((n) => typeof n === 'number');
+}
+
+/** An attestation document is passed on as the card signed it; only its outline is checked here (the signature is
+ *  checked by whoever asked for it, with `nitrolab attest`). */
+export function parseAttestationDoc(v: unknown): Record<string, unknown> {
+  const o = obj(v, 'attestation document');
+  obj(o['body'], 'attestation body');
+  str(o, 'signature');
+  return o;
+}
+
+function parseTransitions(v: unknown): CardTransition[] | undefined {
+  if (!Array.isArray(v)) return undefined;
+  return v.map((t: unknown) => {
+    const to = obj(t, 'transition')['to'];
+    if (!isInstanceStateName(to)) throw new ContractViolation('transition.to is not an EC2 state name', to);
+    const o = t as Obj;
+    return { at: str(o, 'at'), to, reason: optStr(o, 'reason') };
+  });
 }
 
 export function parseStateReply(v: unknown): CardStateReply {
@@ -134,6 +179,7 @@ export function parseCardInstance(v: unknown): CardInstance {
       const volumeId = optStr(fo, 'volumeId');
       return { fn: num(fo, 'fn'), slot: num(fo, 'slot'), kind: str(fo, 'kind'), ...(volumeId !== null ? { volumeId } : {}) };
     }),
+    ...(Array.isArray(o['transitions']) ? { transitions: parseTransitions(o['transitions']) ?? [] } : {}),
   };
 }
 

@@ -19,6 +19,7 @@ export const ErrorCatalogue = {
   IncorrectState: { status: 409, description: 'The volume or snapshot is not in a state that allows this call (e.g. attach a volume that is not available).' },
   AttachmentLimitExceeded: { status: 409, description: 'The instance cannot take another volume.' },
   BlockStoreUnavailable: { status: 503, description: 'The block store is not configured or did not answer; nothing was changed.' },
+  'InvalidHostID.NotFound': { status: 404, description: 'No host (card) with this id is configured (GET /v1/hosts).' },
   'InvalidGroup.NotFound': { status: 404, description: 'No security group with this id.' },
   'InvalidGroup.Duplicate': { status: 400, description: 'A security group with this name already exists.' },
   'InvalidPermission.Duplicate': { status: 400, description: 'The security group already has this rule.' },

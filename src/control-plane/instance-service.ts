@@ -13,6 +13,7 @@ import type { ConsoleStore } from './state/console-store.ts';
 import type { InstanceState, InstanceStateName } from './instance-state.ts';
 import type { ControlPlaneMetrics } from './metrics.ts';
 import { normaliseVolumes } from './volumes.ts';
+import { missedSteps } from './card-transitions.ts';
 import type { VpcService, CardLaunchNetwork } from './vpc/vpc-service.ts';
 import type { VolumeRequest } from './volumes.ts';
 
@@ -48,6 +49,12 @@ export interface LaunchVolumeHooks {
 }
 
 export const USER_TERMINATE_REASON = 'Client.UserInitiatedShutdown: User initiated shutdown';
+export const USER_STOP_REASON = USER_TERMINATE_REASON;
+
+/** EC2's answer to a lifecycle call in the wrong state. */
+function incorrectState(instanceId: string, state: InstanceStateName, op: string): ApiError {
+  return new ApiError('IncorrectInstanceState', `The instance '${instanceId}' is ${state}; it is not in a state from which it can be ${op}`);
+}
 const GiB = 1024 ** 3;
 
 /** Map a card failure onto the API catalogue. */
@@ -56,6 +63,9 @@ export function cardErrorToApi(e: unknown): ApiError {
   if (e instanceof CardRequestError) {
     if (e.failure === 'rejected' && (e.cardCode === 'InsufficientCapacity' || e.cardCode === 'Conflict')) {
       return new ApiError('InsufficientInstanceCapacity', `Card ${e.hostId} has no room: ${e.message}`, { cause: e });
+    }
+    if (e.failure === 'rejected' && e.cardCode === 'IncorrectInstanceState') {
+      return new ApiError('IncorrectInstanceState', `Card ${e.hostId}: ${e.message}`, { cause: e });
     }
     if (e.failure === 'rejected' && e.cardCode === 'InvalidParameter') {
       return new ApiError('InvalidParameterValue', `Card ${e.hostId} rejected the request: ${e.message}`, { cause: e });
@@ -153,7 +163,7 @@ export class InstanceService {
       try {
         const reply = await this.#cards.get(n.hostId).launch({
           instanceId: n.instanceId, instanceType: n.instanceType, vcpus: n.vcpus, memMiB: n.memMiB, userData: n.userData,
-          volumes: n.volumes.map((v) => ({ volumeId: v.volumeId, sizeBytes: v.sizeGiB * GiB, deviceName: v.deviceName })),
+          volumes: n.volumes.map((v) => ({ volumeId: v.volumeId, sizeBytes: v.sizeGiB * GiB, deviceName: v.deviceName, deleteOnTermination: v.deleteOnTermination })),
           ...(nets.has(n.instanceId) ? { network: nets.get(n.instanceId)! } : {}),
         });
         launched.push(n);
@@ -224,6 +234,48 @@ export class InstanceService {
     return { instanceId, previousState: before.state, currentState: after.state };
   }
 
+  /**
+   * Stop (EC2 StopInstances): stopping at once, stopped once the card has the guest down (orderly shutdown, forced
+   * after the card's grace period; `force` skips the orderly part). Stopping a stopping or stopped instance is a no-op.
+   */
+  async stop(instanceId: string, force = false): Promise<TerminateResult> {
+    const before = await this.#reconcile(this.#mustGet(instanceId));
+    const s = before.state.name;
+    if (s === 'stopping' || s === 'stopped') return { instanceId, previousState: before.state, currentState: before.state };
+    if (s !== 'running') throw incorrectState(instanceId, s, 'stopped');
+    const reply = await this.#cardCall(before, (c) => c.stop(instanceId, force));
+    const after = this.#transition(instanceId, reply.state, reply.state === 'running' ? before.stateReason : USER_STOP_REASON, true);
+    return { instanceId, previousState: before.state, currentState: after.state };
+  }
+
+  /** Start (EC2 StartInstances): pending at once, running once the guest has booted, on the same host. Its EBS
+   *  volumes are the ones it had; its RAM starts empty. Starting a pending or running instance is a no-op. */
+  async start(instanceId: string): Promise<TerminateResult> {
+    const before = await this.#reconcile(this.#mustGet(instanceId));
+    const s = before.state.name;
+    if (s === 'pending' || s === 'running') return { instanceId, previousState: before.state, currentState: before.state };
+    if (s !== 'stopped') throw incorrectState(instanceId, s, 'started');
+    const reply = await this.#cardCall(before, (c) => c.start(instanceId));
+    const after = this.#transition(instanceId, reply.state, null, true);
+    return { instanceId, previousState: before.state, currentState: after.state };
+  }
+
+  /** Reboot (EC2 RebootInstances): orderly restart of the guest; the instance stays running. */
+  async reboot(instanceId: string): Promise<TerminateResult> {
+    const before = await this.#reconcile(this.#mustGet(instanceId));
+    if (before.state.name !== 'running') throw incorrectState(instanceId, before.state.name, 'rebooted');
+    await this.#cardCall(before, (c) => c.reboot(instanceId));
+    return { instanceId, previousState: before.state, currentState: before.state };
+  }
+
+  async #cardCall<T>(rec: InstanceRecord, call: (c: ReturnType<CardRegistry['get']>) => Promise<T>): Promise<T> {
+    try {
+      return await call(this.#cards.get(rec.hostId));
+    } catch (e) {
+      throw cardErrorToApi(e);
+    }
+  }
+
   /** Console text so far: fetched from the card past what is cached. `stale` when the card could not be asked. */
   async consoleOutput(instanceId: string): Promise<{ text: string; stale: boolean }> {
     const rec = this.#mustGet(instanceId);
@@ -245,6 +297,11 @@ export class InstanceService {
     if (rec.state.name === 'shutting-down') return this.#finishTerminate(rec, false);
     try {
       const card = await this.#cards.get(rec.hostId).describe(rec.instanceId);
+      // Every transition the card made since the one we know, with the card's time and reason.
+      const steps = missedSteps(rec.state.name, card);
+      let out = rec;
+      for (const s of steps) out = this.#transition(rec.instanceId, s.to, s.reason, true, s.at);
+      if (steps.length > 0) return out;
       return this.#transition(rec.instanceId, card.state, card.state === rec.state.name && card.stateReason === null ? rec.stateReason : card.stateReason, true);
     } catch (e) {
       if (isCardNotFound(e)) {
@@ -257,7 +314,12 @@ export class InstanceService {
 
   async #finishTerminate(rec: InstanceRecord, throwOnFailure: boolean): Promise<InstanceRecord> {
     try {
-      await this.#cards.get(rec.hostId).terminate(rec.instanceId);
+      const reply = await this.#cards.get(rec.hostId).terminate(rec.instanceId);
+      // The card shuts the guest down first (orderly, then forced); until it is done the instance stays shutting-down.
+      if (reply.state !== 'terminated') {
+        this.#store.markRefreshed(rec.instanceId);
+        return this.#mustGet(rec.instanceId);
+      }
     } catch (e) {
       if (!isCardNotFound(e)) {
         this.#log.warn({ err: e, instanceId: rec.instanceId }, 'terminate not confirmed by card; instance stays shutting-down');
@@ -268,12 +330,12 @@ export class InstanceService {
     return this.#transition(rec.instanceId, 'terminated', rec.stateReason, true);
   }
 
-  #transition(instanceId: string, name: InstanceStateName, reason: string | null, confirmedByCard = false): InstanceRecord {
+  #transition(instanceId: string, name: InstanceStateName, reason: string | null, confirmedByCard = false, at?: string): InstanceRecord {
     const cur = this.#mustGet(instanceId);
     const prev = cur.state.name;
     // terminated is final, and only a confirmed terminate leaves shutting-down: a refresh that raced a terminate loses.
     if (prev === 'terminated' || (prev === 'shutting-down' && name !== 'terminated')) return cur;
-    const rec = this.#store.transition(instanceId, name, reason, confirmedByCard);
+    const rec = this.#store.transition(instanceId, name, reason, confirmedByCard, at);
     if (name === 'terminated') this.#vpc?.release(instanceId);
     if (prev !== name) this.#emit({ instanceId, previous: prev, current: name, reason });
     return rec;

@@ -113,9 +113,17 @@ export const HostSchema = Type.Object({
     hostId: Type.String(),
     mode: Type.Union([Type.Literal('offload'), Type.Literal('legacy')]),
     link: Type.Union([Type.Literal('socket'), Type.Literal('shm')]),
-    firmware: Type.Object({ version: Type.String(), sha256: Type.String() }),
+    firmware: Type.Object({
+      version: Type.String(),
+      sha256: Type.String({ description: 'SHA-256 of the booted firmware payload (docs/trust.md)' }),
+      name: Type.Optional(Type.String()),
+      signer: Type.Optional(Type.String({ description: 'Key id (SHA-256 of the SPKI) of the root key that signed the image' })),
+    }),
     capacity: Type.Object({ vcpus: Type.Number(), memMiB: Type.Number() }),
-    usage: Type.Object({ vcpus: Type.Number(), memMiB: Type.Number(), instances: Type.Number() }),
+    usage: Type.Object({ vcpus: Type.Number(), memMiB: Type.Number(), instances: Type.Number() },
+      { description: 'Held by pending, running, stopping and shutting-down instances; stopped ones hold no capacity' }),
+    hypervisorConnected: Type.Optional(Type.Boolean()),
+    instancesByState: Type.Optional(Type.Record(Type.String(), Type.Number())),
   })),
 });
 

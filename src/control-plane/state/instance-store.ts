@@ -109,13 +109,14 @@ export class InstanceStore {
    * Move an instance to `name` (a no-op if it is already there with the same reason). Leaving `terminated` is refused:
    * it is final. Entering it releases the volumes: deleted if deleteOnTermination, else available.
    */
-  transition(instanceId: string, name: InstanceStateName, reason: string | null, confirmedByCard = false): InstanceRecord {
-    const at = this.#now();
+  transition(instanceId: string, name: InstanceStateName, reason: string | null, confirmedByCard = false, when?: string): InstanceRecord {
+    const now = this.#now();
+    const at = when ?? now;
     this.#db.transaction(() => {
       const row = this.#db.prepare('SELECT state_name, state_reason FROM instances WHERE id = ?').get(instanceId) as
         { state_name: InstanceStateName; state_reason: string | null } | undefined;
       if (!row) throw new Error(`transition of unknown instance ${instanceId}`);
-      if (confirmedByCard) this.#db.prepare('UPDATE instances SET refreshed_at = ? WHERE id = ?').run(at, instanceId);
+      if (confirmedByCard) this.#db.prepare('UPDATE instances SET refreshed_at = ? WHERE id = ?').run(now, instanceId);
       if (row.state_name === name && row.state_reason === reason) return;
       if (isFinalState(row.state_name)) throw new Error(`instance ${instanceId} is terminated; cannot move to ${name}`);
       const code = INSTANCE_STATE_CODES[name];
