@@ -13,8 +13,9 @@ import { ip } from './ip.ts';
 import { nc } from './nc.ts';
 import { ping } from './ping.ts';
 import { udpPerf } from './udp-perf.ts';
+import { chaos } from './chaos.ts';
 
 export const allCommands: readonly ShellCommand[] = [
   ...basicCommands, ...fileCommands, lspci, lsblk, nvme, ddCommand, fio, cpuBench,
-  ip, ping, udpPerf, curl, nc,
+  ip, ping, udpPerf, curl, nc, chaos,
 ];
