@@ -54,7 +54,8 @@ t.test('card, host and control plane started separately work together over a TCP
   const id = launch.body.instances[0]?.instanceId ?? '';
   const text = await until('lsblk output', async () => {
     const r = await api<string>(url, 'GET', `/v1/instances/${id}/console`);
-    return typeof r.body === 'string' && /nvme0n1/.test(r.body) ? r.body : undefined;
+    // lsblk's row, not the kernel's "nvme0n1: … logical blocks" line, which comes earlier in the boot.
+    return typeof r.body === 'string' && /nvme0n1\s+\d/.test(r.body) ? r.body : undefined;
   });
   t.match(text, /nvme0n1\s+1G/, 'the guest sees its 1 GiB EBS volume through a card reached over TCP');
 });
