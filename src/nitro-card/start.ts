@@ -22,8 +22,6 @@ import { GeneveUnderlay, type UnderlayAddr } from './vpc/geneve.ts';
 import { vpcMgmtRoutes } from './vpc/mgmt-routes.ts';
 import { ImdsService } from './vpc/imds.ts';
 import { GATEWAY_MAC } from './vpc/dataplane.ts';
-import { ImdsService } from './vpc/imds.ts';
-import { GATEWAY_MAC } from './vpc/dataplane.ts';
 import { ebsMgmtRoutes } from './ebs/mgmt-routes.ts';
 import { lifecycleMgmtRoutes } from './lifecycle-routes.ts';
 
@@ -123,7 +121,6 @@ export async function startCard(o: StartCardOptions): Promise<RunningCard> {
   };
   const underlay = await GeneveUnderlay.bind((d, from) => card.vpc.fromUnderlay(d, from), o.underlay);
   card.vpc.setUnderlay(underlay);
-  card.vpc.addLinkLocal(new ImdsService(GATEWAY_MAC)); // IMDS at 169.254.169.254:80 (docs/vpc.md)
   card.vpc.addLinkLocal(new ImdsService(GATEWAY_MAC)); // IMDS at 169.254.169.254:80 (docs/vpc.md)
   o.log.info({ event: 'vpc-underlay', ...underlay.local }, `Geneve underlay on udp ${underlay.local.address}:${underlay.local.port}`);
   const token = ensureCardToken(o.dataDir);
