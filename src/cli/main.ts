@@ -30,6 +30,7 @@ const commands: Record<string, () => Promise<Runner>> = {
   attest: async () => (await import('./attest.ts')).runAttest,
   bench: async () => (await import('./bench.ts')).runBench,
   conformance: async () => (await import('./conformance.ts')).runConformance,
+  compare: async () => (await import('./compare.ts')).runCompare,
   blockstore: async () => (await import('./blockstore.ts')).runBlockstore,
   fuzz: async () => (await import('./fuzz.ts')).runFuzz,
 };
