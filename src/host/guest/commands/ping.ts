@@ -39,24 +39,27 @@ export const ping: ShellCommand = {
     const id = Math.floor(Math.random() * 0x10000);
     out(`PING ${formatIpv4(dst)} (${formatIpv4(dst)}) ${size}(${size + 28}) bytes of data.\n`);
     const rtts: number[] = [];
+    const pending: Promise<void>[] = [];
     let sent = 0;
+    let errors = 0;
     const start = p.nowNs();
+    // Like iputils: a request every interval, replies printed as they come (each waits up to -W for its reply).
     for (let seq = 1; seq <= count && !signal.aborted; seq++) {
       const t0 = p.nowNs();
       sent++;
-      const r = await net.ping(dst, id, seq & 0xffff, size, Math.max(waitMs, intervalMs), ttl);
-      const ms = Number(p.nowNs() - t0) / 1e6;
-      if (r === 'unreachable') {
-        err('ping: sendmsg: Network is unreachable\n');
-      } else if (r) {
-        rtts.push(ms);
-        out(`${r.bytes} bytes from ${formatIpv4(r.from)}: icmp_seq=${seq} ttl=${r.ttl} time=${fmtMs(ms)} ms\n`);
-      }
-      if (seq < count && !signal.aborted) {
-        const rest = intervalMs - ms;
-        if (rest > 0) await p.sleep(rest);
-      }
+      pending.push(net.ping(dst, id, seq & 0xffff, size, waitMs, ttl).then((r) => {
+        if (r === 'unreachable') {
+          errors++;
+          err('ping: sendmsg: Network is unreachable\n');
+        } else if (r) {
+          const ms = Number(p.nowNs() - t0) / 1e6;
+          rtts.push(ms);
+          out(`${r.bytes} bytes from ${formatIpv4(r.from)}: icmp_seq=${seq} ttl=${r.ttl} time=${fmtMs(ms)} ms\n`);
+        }
+      }));
+      if (seq < count && !signal.aborted) await Promise.race([p.sleep(intervalMs), abortPromise(signal)]);
     }
+    await Promise.all(pending);
     const total = Math.round(Number(p.nowNs() - start) / 1e6);
     const loss = sent === 0 ? 0 : Math.round(((sent - rtts.length) / sent) * 100);
     out(`\n--- ${formatIpv4(dst)} ping statistics ---\n`);
@@ -68,8 +71,11 @@ export const ping: ShellCommand = {
       const mdev = Math.sqrt(rtts.reduce((a, b) => a + (b - avg) ** 2, 0) / rtts.length);
       out(`rtt min/avg/max/mdev = ${[min, avg, max, mdev].map((x) => x.toFixed(3)).join('/')} ms\n`);
     }
-    return rtts.length > 0 ? 0 : 1;
+    return rtts.length > 0 ? 0 : errors > 0 ? 2 : 1;
   },
 };
+
+const abortPromise = (signal: AbortSignal): Promise<void> =>
+  new Promise((r) => { if (signal.aborted) r(); else signal.addEventListener('abort', () => r(), { once: true }); });
 
 const fmtMs = (ms: number): string => (ms < 1 ? ms.toFixed(3) : ms < 10 ? ms.toFixed(2) : ms < 100 ? ms.toFixed(1) : ms.toFixed(0));
