@@ -2,6 +2,7 @@
 // on the card's end of the link, with a DeviceContext whose DMA and MSI-X go over the connection the function is
 // bound on. EBS volumes are NVMe controllers backed (for now) by a sparse file in the card's data dir.
 import type { Logger } from '../common/log.ts';
+import { limitDeviceLog } from './log-limiter.ts';
 import type { DeviceContext } from '../devices/contract.ts';
 import { PciFunction } from '../devices/pcie/pci-function.ts';
 import type { CardPort } from '../devices/pcie/link/card-port.ts';
@@ -45,7 +46,7 @@ export async function createNvmeFunction(fabric: FunctionFabric, spec: NvmeFunct
   const metrics = spec.metrics.scoped('nvme');
   const port = fabric.port(spec.fn);
   const pci = new PciFunction({ sendMsi: (a, d, v) => port.sendMsi(a, d, v), log, metrics });
-  const ctx: DeviceContext = { dma: port.dma, irq: pci.irq, clock: realClock, log, metrics, ...(spec.trace ? { trace: spec.trace } : {}) };
+  const ctx: DeviceContext = { dma: port.dma, irq: pci.irq, clock: realClock, log: limitDeviceLog(log), metrics, ...(spec.trace ? { trace: spec.trace } : {}) };
   const backend = spec.backend ?? (await FileBackend.open(spec.path, { sizeBytes: spec.sizeBytes }));
   const dev = new NvmeController(ctx, {
     personality: spec.personality,
@@ -88,7 +89,7 @@ export function createVirtioNetFunction(fabric: FunctionFabric, spec: VirtioNetF
   const metrics = spec.metrics.scoped('virtio-net');
   const port = fabric.port(spec.fn);
   const pci = new PciFunction({ sendMsi: (a, d, v) => port.sendMsi(a, d, v), log, metrics });
-  const ctx: DeviceContext = { dma: port.dma, irq: pci.irq, clock: realClock, log, metrics };
+  const ctx: DeviceContext = { dma: port.dma, irq: pci.irq, clock: realClock, log: limitDeviceLog(log), metrics };
   const net = new VirtioNet({ ctx, backend: spec.backend, mac: spec.mac });
   pci.attach(net);
   fabric.registerFunction(spec.fn, pci);

@@ -168,6 +168,7 @@ export const chaos: ShellCommand = {
         }
         if (msix) p.mmioWrite(slot, msix.tableBar, msix.tableOffset + 12, 4, 0);
       }
+      if ((round + 1) % 25 === 0) ctx.out(`chaos: round ${round + 1}: cfs=${t.cfs} data_transfer_errors=${t.dataTransferErrors} completions=${t.completions}\n`);
       await p.yield();
     }
     await disable();
