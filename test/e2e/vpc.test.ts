@@ -2,7 +2,7 @@
 // card and use ping / nc over their virtio-net ENIs. Two hosts: the ping crosses the underlay in Geneve; a security
 // group blocks ICMP until a rule allows it; a UDP flow passes and its return traffic passes; the pcap mirror parses
 // with tshark (CI=true) and shows the ICMP packets and the Geneve encapsulation. One host: two instances of the
-// default group ping each other card-locally.
+// default group ping each other card-locally, and one asks the card's IMDS for its instance id with curl.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -19,6 +19,9 @@ async function launch(nl: RunningNitrolab, userData: string, securityGroupIds?: 
   if (r.status !== 201 || !r.body.instances[0]) throw new Error(`launch failed: ${r.status} ${JSON.stringify(r.body)}`);
   return r.body.instances[0];
 }
+
+// Two whole-system runs with guests booting and pinging: more than the default 120 s per file on a loaded machine.
+t.setTimeout(360_000);
 
 const consoleOf = async (nl: RunningNitrolab, id: string): Promise<string> => {
   const r = await api<string>(nl.url, 'GET', `/v1/instances/${id}/console`);
@@ -97,11 +100,14 @@ t.test('two hosts: ICMP blocked until a rule allows it, ping over Geneve, UDP an
 t.test('one host: two instances in the default group ping each other without leaving the card', async (t) => {
   const nl = await startNitrolab(['--hosts', '1']);
   t.teardown(() => nl.stop());
-  const a = await launch(nl, 'ip addr');
+  const a = await launch(nl, 'curl -s http://169.254.169.254/latest/meta-data/instance-id');
+  const imds = await waitConsole(nl, a.instanceId, 'IMDS answer', new RegExp(`(^|\\n)${a.instanceId}`));
+  t.match(imds, /eth0 10\.0\.0\.4\/24 \(dhcp\)/, 'A is up before B pings it');
   const b = await launch(nl, 'ping -c 3 10.0.0.4');
   t.equal(a.hostId, b.hostId);
   const out = await waitConsole(nl, b.instanceId, 'the ping to finish', /3 packets transmitted, \d+ received/);
   t.match(out, /3 packets transmitted, 3 received, 0% packet loss/, 'the default group allows traffic from its members');
   const vpc = await api<{ counters: { drops: Record<string, number> } }>(nl.url, 'GET', `/v1/instances/${b.instanceId}/network`);
   t.same(vpc.body.counters.drops, {}, 'nothing dropped');
+  t.match(imds, a.instanceId, 'curl to IMDS (169.254.169.254:80, served by the card) returned the instance id');
 });
