@@ -16,6 +16,7 @@ Usage: nitrolab <command> [flags]
   conformance  check a card against the link protocol and device specs: --card <unix-path|host:port> [--mgmt URL --token FILE]
                [--only PREFIX] [--json FILE] [--nbd URL] [--pcap FILE]   (docs/conformance.md)
   fuzz         seeded fuzzers: --target link|nvme|virtio|nbd|geneve|rest|all --iterations N --seed S [--json FILE]
+  soak         bounded soak of mixed I/O on its own up: --minutes N [--instances M] [--json FILE]  (errors must be 0, RSS must plateau)
   help         this text
 `;
 
@@ -33,6 +34,7 @@ const commands: Record<string, () => Promise<Runner>> = {
   compare: async () => (await import('./compare.ts')).runCompare,
   blockstore: async () => (await import('./blockstore.ts')).runBlockstore,
   fuzz: async () => (await import('./fuzz.ts')).runFuzz,
+  soak: async () => (await import('./soak.ts')).runSoak,
 };
 
 async function main(argv: string[]): Promise<number> {
