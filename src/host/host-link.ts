@@ -11,6 +11,8 @@ import { threadLedger } from '../telemetry/cpu-ledger.ts';
 
 export interface HostLink extends FunctionAccess {
   bind(fn: number, memory: Uint8Array): Promise<void>;
+  /** The fn's VM is gone: forget its memory and windows. */
+  unbind(fn: number): void;
   map(fn: number, iova: number, gpa: number, size: number, write: boolean): Promise<void>;
   unmap(fn: number, iova: number, size: number): Promise<void>;
   readonly rc: RootComplex;
@@ -58,6 +60,7 @@ export async function openHostLink(cfg: WorkerLink, hooks: HostLinkHooks): Promi
     barRead: (fn, bar, off, size) => (diverted?.has(fn) ? diverted.barRead(fn, bar, off, size) : account(() => rc.barRead(fn, bar, off, size))),
     barWrite: (fn, bar, off, size, v) => (diverted?.has(fn) ? diverted.barWrite(fn, bar, off, size, v) : account(() => rc.barWrite(fn, bar, off, size, v))),
     bind: (fn, memory) => rc.bind(fn, memory),
+    unbind: (fn) => rc.unbind(fn),
     map: (fn, iova, gpa, size, write) => rc.map(fn, iova as Iova, gpa as Gpa, size, write),
     unmap: (fn, iova, size) => rc.unmap(fn, iova as Iova, size),
   };

@@ -151,7 +151,7 @@ async function handle(m: ToPcpu): Promise<unknown> {
       vm.platform.halt();
       vm.running = undefined; // this power cycle is over; its boot task winds down against a halted platform
       if (m.type === 'destroy-vm') {
-        for (const fn of vm.platform.functions()) byFn.delete(fn);
+        for (const fn of vm.platform.functions()) { byFn.delete(fn); link.unbind(fn); }
         vms.delete(m.vmId);
       }
       return { outcome };
