@@ -130,3 +130,31 @@ t.test('DEVICE_NEEDS_RESET is logged, the device is reset and re-initialised, an
   const r = await a.k.exec('ping -c 2 10.0.0.2');
   t.match(r.output, /2 packets transmitted, 2 received, 0% packet loss/u);
 });
+
+t.test('poweroff resets the device and gives its vectors back', async (t) => {
+  const n = await bootNode({ mac: '02:00:00:00:00:0a' });
+  await n.k.run('poweroff');
+  t.equal(n.nic.net.transport.status, 0, 'device_status 0');
+  t.equal(dev0(n.k).state, 'shutdown');
+  t.notOk(n.k.irqs.snapshot().some((r) => r.owner === 'eth0'));
+});
+
+t.test('a 1AF4:1041 function without MSI-X or virtio capabilities fails probe with a log line, the guest boots on', async (t) => {
+  const p = new TestPlatform({ memBytes: 16 << 20 });
+  const cfg = new Uint8Array(256);
+  const v = new DataView(cfg.buffer);
+  v.setUint16(0, 0x1af4, true);
+  v.setUint16(2, 0x1041, true);
+  v.setUint32(8, 0x0200_0001, true);
+  p.attach(5, {
+    configRead: (o, s) => (s === 1 ? v.getUint8(o) : s === 2 ? v.getUint16(o, true) : v.getUint32(o, true)),
+    configWrite: (o, s, val) => { if (o === 4 && s === 2) v.setUint16(4, val, true); },
+    barRead: () => 0,
+    barWrite: () => {},
+  });
+  const k = new GuestKernel(p, { net: { dhcp: false } });
+  await k.boot();
+  t.match(p.output, /virtio_net 00:05\.0 eth0: probe failed: no MSI-X capability/u);
+  t.equal(k.net.interfaces.length, 1, 'only lo');
+  t.equal((await k.exec('echo alive')).output, 'alive\n');
+});
