@@ -15,6 +15,8 @@ Usage: nitrolab <command> [flags]
   attest       get | verify attestation documents
   conformance  check a card against the link protocol and device specs: --card <unix-path|host:port> [--mgmt URL --token FILE]
                [--only PREFIX] [--json FILE] [--nbd URL] [--pcap FILE]   (docs/conformance.md)
+  compare      run one workload in legacy then offload mode and report the host cores reclaimed: [--quick] [--json FILE]
+  bench        benchmarks against this machine's physical limits: [--quick]  (writes bench/results/latest.{json,md})
   fuzz         seeded fuzzers: --target link|nvme|virtio|nbd|geneve|rest|all --iterations N --seed S [--json FILE]
   soak         bounded soak of mixed I/O on its own up: --minutes N [--instances M] [--json FILE]  (errors must be 0, RSS must plateau)
   help         this text
