@@ -33,7 +33,7 @@ export interface SoakReport {
   completedInstances: number;
   fioJobs: number;
   rss: { tSec: number; totalMiB: number; byProcess: Record<string, number> }[];
-  rssPlateau: { firstHalfMaxMiB: number; secondHalfMaxMiB: number; growthPct: number; ok: boolean };
+  rssPlateau: { firstHalfMaxMiB: number; secondHalfMaxMiB: number; growthPct: number; firstHalfSlopeMiBPerMin: number; secondHalfSlopeMiBPerMin: number; ok: boolean };
   latency: { p99FirstThirdUs: number; p99LastThirdUs: number; driftPct: number };
 }
 
@@ -61,6 +61,16 @@ function descendants(pid: number): { pid: number; name: string }[] {
   };
   walk(pid);
   return found;
+}
+
+/** Least-squares slope of RSS over time, MiB per minute. */
+function slopePerMin(xs: { tSec: number; totalMiB: number }[]): number {
+  if (xs.length < 2) return 0;
+  const mt = xs.reduce((a, s) => a + s.tSec, 0) / xs.length;
+  const mr = xs.reduce((a, s) => a + s.totalMiB, 0) / xs.length;
+  const num = xs.reduce((a, s) => a + (s.tSec - mt) * (s.totalMiB - mr), 0);
+  const den = xs.reduce((a, s) => a + (s.tSec - mt) ** 2, 0);
+  return den === 0 ? 0 : Math.round((num / den) * 60 * 10) / 10;
 }
 
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)]! : 0; };
@@ -150,18 +160,21 @@ export async function runSoak(argv: string[]): Promise<number> {
     const firstMax = Math.max(0, ...rss.slice(0, half).map((s) => s.totalMiB));
     const secondMax = Math.max(0, ...rss.slice(half).map((s) => s.totalMiB));
     const growthPct = firstMax > 0 ? Math.round((secondMax / firstMax - 1) * 1000) / 10 : 0;
+    const slope1 = slopePerMin(rss.slice(0, half));
+    const slope2 = slopePerMin(rss.slice(half));
     const third = Math.max(1, Math.floor(jobs.length / 3));
     const p99First = median(jobs.slice(0, third).map((j) => j.p99));
     const p99Last = median(jobs.slice(-third).map((j) => j.p99));
     const report: SoakReport = {
       minutes, instances, link, errors: errors.length, errorSamples: errors.slice(0, 20), launched, completedInstances: completed,
       fioJobs: jobs.length, rss,
-      // Plateau: the second half's peak is within 25 % of the first half's (the first half holds the warm-up).
-      rssPlateau: { firstHalfMaxMiB: firstMax, secondHalfMaxMiB: secondMax, growthPct, ok: growthPct <= 25 },
+      // Plateau: RSS still rising in the second half (after warm-up) must rise at most half as fast as in the first,
+      // or less than 10 MiB/min in absolute terms. A steady climb (a leak per instance lifecycle) fails.
+      rssPlateau: { firstHalfMaxMiB: firstMax, secondHalfMaxMiB: secondMax, growthPct, firstHalfSlopeMiBPerMin: slope1, secondHalfSlopeMiBPerMin: slope2, ok: slope2 <= 10 || slope2 <= 0.5 * slope1 },
       latency: { p99FirstThirdUs: p99First, p99LastThirdUs: p99Last, driftPct: p99First > 0 ? Math.round((p99Last / p99First - 1) * 1000) / 10 : 0 },
     };
     say(`soak: errors=${report.errors} instances launched=${launched} completed=${completed} fio jobs=${jobs.length}`);
-    say(`soak: RSS first-half max ${firstMax} MiB, second-half max ${secondMax} MiB (${growthPct} %) ${report.rssPlateau.ok ? 'plateau' : 'GROWING'}`);
+    say(`soak: RSS first-half max ${firstMax} MiB, second-half max ${secondMax} MiB (${growthPct} %), slope ${slope1} → ${slope2} MiB/min: ${report.rssPlateau.ok ? 'plateau' : 'GROWING'}`);
     say(`soak: fio p99 latency first third ${p99First} us, last third ${p99Last} us (drift ${report.latency.driftPct} %)`);
     for (const e of report.errorSamples) say(`  ERROR ${e}`);
     if (values.json !== undefined) writeFileSync(values.json, JSON.stringify(report, null, 2) + '\n');
