@@ -32,6 +32,7 @@ import { consoleWsRoutes } from './routes/console-ws.ts';
 import { ensureWebsocket } from './websocket.ts';
 import { securityGroupRoutes } from './routes/security-groups.ts';
 import { vpcInstanceRoutes } from './routes/vpc.ts';
+import { vpcRoutes } from './routes/vpcs.ts';
 import { VpcService } from './vpc/vpc-service.ts';
 
 /** A plugin registered inside the control plane's scope (it sees `app.controlPlane`), e.g. the panel. */
@@ -133,6 +134,7 @@ export const controlPlaneApp: FastifyPluginAsync<ControlPlaneOptions> = async (a
   await app.register(consoleWsRoutes, { store, cards });
   await app.register(securityGroupRoutes, { vpc });
   await app.register(vpcInstanceRoutes, { store, cards });
+  await app.register(vpcRoutes, { vpc });
   for (const extra of opts.plugins ?? []) await app.register(extra.plugin, extra.options ?? {});
 };
 

@@ -24,6 +24,8 @@ export interface LaunchInput {
   volumes: readonly VolumeRequest[];
   /** Security groups for the instance's ENI; default: the VPC's default group. */
   securityGroupIds?: readonly string[];
+  /** The subnet the ENI's private IP comes from; default: the default VPC's subnet. */
+  subnetId?: string;
 }
 
 export interface StateChange {
@@ -143,7 +145,7 @@ export class InstanceService {
     }));
     const nets = new Map<string, CardLaunchNetwork>();
     try {
-      for (const n of batch) if (this.#vpc) nets.set(n.instanceId, this.#vpc.allocate(n.instanceId, n.instanceType, input.securityGroupIds));
+      for (const n of batch) if (this.#vpc) nets.set(n.instanceId, this.#vpc.allocate(n.instanceId, n.instanceType, input.securityGroupIds, input.subnetId));
     } catch (e) {
       this.#vpc?.forget([...nets.keys()]);
       throw e;

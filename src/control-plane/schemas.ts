@@ -71,6 +71,7 @@ export const LaunchBody = Type.Object({
     deleteOnTermination: Type.Optional(Type.Boolean({ default: true })),
   }, { additionalProperties: false }), { maxItems: 11, default: [] })),
   securityGroupIds: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { minItems: 1, maxItems: 5, description: 'Default: the VPC\'s default group' })),
+  subnetId: Type.Optional(Type.String({ maxLength: 64, description: 'Default: the default VPC\'s subnet (10.0.0.0/24)' })),
 }, { additionalProperties: false });
 export type LaunchBody = Static<typeof LaunchBody>;
 

@@ -31,6 +31,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<{ service: InstanceServic
     const instances = await service.launch({
       instanceType: b.instanceType, count: b.count ?? 1, userData: b.userData ?? '', volumes: b.volumes ?? [],
       ...(b.securityGroupIds !== undefined ? { securityGroupIds: b.securityGroupIds } : {}),
+      ...(b.subnetId !== undefined ? { subnetId: b.subnetId } : {}),
     });
     req.log.info({ event: 'launched', instanceIds: instances.map((i) => i.instanceId), hosts: instances.map((i) => i.hostId) }, 'instances launched');
     return reply.code(201).send({ instances });

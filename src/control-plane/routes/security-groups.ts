@@ -47,10 +47,15 @@ export const securityGroupRoutes: FastifyPluginAsyncTypebox<{ vpc: VpcService }>
       body: Type.Object({
         groupName: Type.String({ minLength: 1, maxLength: 255 }),
         description: Type.Optional(Type.String({ maxLength: 255 })),
+        vpcId: Type.Optional(Type.String({ maxLength: 64, description: 'Default: the default VPC' })),
       }, { additionalProperties: false }),
       response: { 201: GroupSchema, ...errors },
     },
-  }, async (req, reply) => reply.code(201).send(vpc.createGroup({ groupName: req.body.groupName, ...(req.body.description !== undefined ? { description: req.body.description } : {}) })));
+  }, async (req, reply) => reply.code(201).send(vpc.createGroup({
+    groupName: req.body.groupName,
+    ...(req.body.description !== undefined ? { description: req.body.description } : {}),
+    ...(req.body.vpcId !== undefined ? { vpcId: req.body.vpcId } : {}),
+  })));
 
   app.get('/v1/security-groups', {
     schema: { tags: ['security-groups'], summary: 'List security groups with their rules', response: { 200: Type.Object({ securityGroups: Type.Array(GroupSchema) }) } },

@@ -6,13 +6,14 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { CardRegistry } from '../cards.ts';
 import { ApiError } from '../errors.ts';
 import { findInstanceType } from '../catalogue.ts';
-import { hexId, VpcStore, type EniRecord, type GroupRecord, type RuleDirection, type RuleProtocol, type RuleRecord } from './vpc-store.ts';
+import { hexId, VpcStore, type EniRecord, type GroupRecord, type RuleDirection, type RuleProtocol, type RuleRecord, type SubnetRecord, type VpcRecord } from './vpc-store.ts';
+import { cidrContains, formatIpv4, parseCidr, type Cidr } from '../../devices/net-wire.ts';
 import { cardVpc, type CardUnderlay } from './card-vpc.ts';
 import type { Db } from '../state/db.ts';
 
-/** The embedded default VPC (VNI 1) with one subnet; AWS reserves .0–.3 and the last address of a subnet. */
+/** The embedded default VPC (VNI 1) with one subnet; AWS reserves the first four and the last address of a subnet. */
 export const DEFAULT_VPC = { vpcId: 'vpc-00000000000000001', vni: 1, cidr: '10.0.0.0/16' } as const;
-export const DEFAULT_SUBNET = { subnetId: 'subnet-00000000000000001', cidr: '10.0.0.0/24', first: 4, last: 254 } as const;
+export const DEFAULT_SUBNET = { subnetId: 'subnet-00000000000000001', cidr: '10.0.0.0/24' } as const;
 export const DEFAULT_GROUP_NAME = 'default';
 
 export interface RuleInput {
@@ -44,17 +45,18 @@ export interface CardLaunchNetwork {
 interface Bucket { size: number; oneTimeBurst: number; refillTimeMs: number }
 interface CardLimits { bandwidth: Bucket; ops: Bucket }
 
-const CIDR_RE = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
+function cidrOf(c: string, what = 'cidr'): Cidr {
+  const parsed = parseCidr(c);
+  if (!parsed) throw new ApiError('InvalidParameterValue', `${what} ${JSON.stringify(c)} is not an IPv4 CIDR block without host bits`);
+  return parsed;
+}
 
 function checkCidr(c: string): string {
-  const m = CIDR_RE.exec(c);
-  if (!m || m.slice(1, 5).some((x) => Number(x) > 255) || Number(m[5]) > 32) throw new ApiError('InvalidParameterValue', `cidr ${JSON.stringify(c)} is not an IPv4 CIDR block`);
-  const ip = m.slice(1, 5).reduce((a, x) => a * 256 + Number(x), 0);
-  const prefix = Number(m[5]);
-  const hostBits = 2 ** (32 - prefix);
-  if (ip % hostBits !== 0) throw new ApiError('InvalidParameterValue', `cidr ${c} has host bits set`);
+  cidrOf(c);
   return c;
 }
+
+const overlaps = (a: Cidr, b: Cidr): boolean => cidrContains(a, b.network) || cidrContains(b, a.network);
 
 /** Bandwidth and pps allowances from the instance type (Firecracker bucket model; docs/vpc.md "Rate limits"). */
 export function limitsFor(instanceType: string): { tx: CardLimits; rx: CardLimits } {
@@ -84,9 +86,18 @@ export class VpcService {
     this.store = new VpcStore(deps.db);
     this.#cards = deps.cards;
     this.#log = deps.log;
-    if (!this.store.groupByName(DEFAULT_GROUP_NAME)) {
-      // EC2's default group: inbound from members of the group itself, all outbound.
-      const g = this.#insertGroup(DEFAULT_GROUP_NAME, 'default VPC security group');
+    if (this.store.vpcs().length === 0) {
+      const now = new Date().toISOString();
+      this.store.insertVpc({ vpcId: DEFAULT_VPC.vpcId, cidrBlock: DEFAULT_VPC.cidr, vni: DEFAULT_VPC.vni, isDefault: true, createTime: now });
+      this.store.insertSubnet({ subnetId: DEFAULT_SUBNET.subnetId, vpcId: DEFAULT_VPC.vpcId, cidrBlock: DEFAULT_SUBNET.cidr, isDefault: true, createTime: now });
+    }
+    for (const v of this.store.vpcs()) this.#ensureDefaultGroup(v.vpcId);
+  }
+
+  /** EC2's default group of a VPC: inbound from members of the group itself, all outbound. */
+  #ensureDefaultGroup(vpcId: string): void {
+    if (!this.store.groupByName(vpcId, DEFAULT_GROUP_NAME)) {
+      const g = this.#insertGroup(DEFAULT_GROUP_NAME, `default security group of ${vpcId}`, vpcId);
       this.store.insertRules([
         this.#rule(g.groupId, { direction: 'ingress', protocol: 'all', sourceGroupId: g.groupId, description: 'members of this group' }),
         this.#rule(g.groupId, { direction: 'egress', protocol: 'all', cidr: '0.0.0.0/0', description: 'all outbound' }),
@@ -94,13 +105,58 @@ export class VpcService {
     }
   }
 
-  get defaultGroupId(): string { return this.store.groupByName(DEFAULT_GROUP_NAME)!.groupId; }
+  defaultGroupId(vpcId: string = DEFAULT_VPC.vpcId): string { return this.store.groupByName(vpcId, DEFAULT_GROUP_NAME)!.groupId; }
+
+  // VPCs and subnets
+
+  vpcs(): VpcRecord[] { return this.store.vpcs(); }
+
+  vpc(vpcId: string): VpcRecord {
+    const v = this.store.vpcs().find((x) => x.vpcId === vpcId);
+    if (!v) throw new ApiError('InvalidVpcID.NotFound', `The vpc ID ${JSON.stringify(vpcId)} does not exist`);
+    return v;
+  }
+
+  /** A new VPC (/16–/28, as AWS): the next VNI, its default security group; address ranges may overlap other VPCs'. */
+  createVpc(input: { cidrBlock: string }): VpcRecord {
+    const c = cidrOf(input.cidrBlock, 'cidrBlock');
+    if (c.prefix < 16 || c.prefix > 28) throw new ApiError('InvalidParameterValue', `cidrBlock ${input.cidrBlock}: the prefix must be /16 to /28`);
+    const vni = Math.max(0, ...this.store.vpcs().map((v) => v.vni)) + 1;
+    const v: VpcRecord = { vpcId: hexId('vpc'), cidrBlock: input.cidrBlock, vni, isDefault: false, createTime: new Date().toISOString() };
+    this.store.insertVpc(v);
+    this.#ensureDefaultGroup(v.vpcId);
+    void this.push();
+    return v;
+  }
+
+  subnets(): SubnetRecord[] { return this.store.subnets(); }
+
+  subnet(subnetId: string): SubnetRecord {
+    const s = this.store.subnets().find((x) => x.subnetId === subnetId);
+    if (!s) throw new ApiError('InvalidSubnetID.NotFound', `The subnet ID ${JSON.stringify(subnetId)} does not exist`);
+    return s;
+  }
+
+  /** A subnet inside its VPC's block, not overlapping the VPC's other subnets. */
+  createSubnet(input: { vpcId: string; cidrBlock: string }): SubnetRecord {
+    const v = this.vpc(input.vpcId);
+    const c = cidrOf(input.cidrBlock, 'cidrBlock');
+    if (c.prefix < 16 || c.prefix > 28) throw new ApiError('InvalidParameterValue', `cidrBlock ${input.cidrBlock}: the prefix must be /16 to /28`);
+    const vc = cidrOf(v.cidrBlock);
+    if (c.prefix < vc.prefix || !cidrContains(vc, c.network)) throw new ApiError('InvalidSubnet.Range', `The CIDR ${input.cidrBlock} is not within ${v.vpcId}'s ${v.cidrBlock}`);
+    const clash = this.store.subnets().find((s) => s.vpcId === v.vpcId && overlaps(cidrOf(s.cidrBlock), c));
+    if (clash) throw new ApiError('InvalidSubnet.Conflict', `The CIDR ${input.cidrBlock} overlaps ${clash.subnetId} (${clash.cidrBlock})`);
+    const s: SubnetRecord = { subnetId: hexId('subnet'), vpcId: v.vpcId, cidrBlock: input.cidrBlock, isDefault: false, createTime: new Date().toISOString() };
+    this.store.insertSubnet(s);
+    return s;
+  }
 
   // Security groups
 
-  createGroup(input: { groupName: string; description?: string }): GroupView {
-    if (this.store.groupByName(input.groupName)) throw new ApiError('InvalidGroup.Duplicate', `The security group ${JSON.stringify(input.groupName)} already exists`);
-    const g = this.#insertGroup(input.groupName, input.description ?? '');
+  createGroup(input: { groupName: string; description?: string; vpcId?: string }): GroupView {
+    const vpcId = this.vpc(input.vpcId ?? DEFAULT_VPC.vpcId).vpcId;
+    if (this.store.groupByName(vpcId, input.groupName)) throw new ApiError('InvalidGroup.Duplicate', `The security group ${JSON.stringify(input.groupName)} already exists in ${vpcId}`);
+    const g = this.#insertGroup(input.groupName, input.description ?? '', vpcId);
     this.store.insertRules([this.#rule(g.groupId, { direction: 'egress', protocol: 'all', cidr: '0.0.0.0/0', description: 'all outbound' })]);
     void this.push();
     return this.group(g.groupId);
@@ -149,8 +205,8 @@ export class VpcService {
     return this.group(groupId);
   }
 
-  #insertGroup(name: string, description: string): GroupRecord {
-    const g: GroupRecord = { groupId: hexId('sg'), groupName: name, description, vpcId: DEFAULT_VPC.vpcId, createTime: new Date().toISOString() };
+  #insertGroup(name: string, description: string, vpcId: string): GroupRecord {
+    const g: GroupRecord = { groupId: hexId('sg'), groupName: name, description, vpcId, createTime: new Date().toISOString() };
     this.store.insertGroup(g);
     return g;
   }
@@ -181,23 +237,29 @@ export class VpcService {
   // ENIs
 
   /** Allocate an ENI for a new instance (lowest free address of the subnet) and record its groups. */
-  allocate(instanceId: string, instanceType: string, securityGroupIds: readonly string[] | undefined): CardLaunchNetwork {
-    const groups = securityGroupIds && securityGroupIds.length > 0 ? [...new Set(securityGroupIds)] : [this.defaultGroupId];
-    for (const g of groups) this.group(g);
-    const used = this.store.usedIps(DEFAULT_SUBNET.subnetId);
+  allocate(instanceId: string, instanceType: string, securityGroupIds: readonly string[] | undefined, subnetId: string = DEFAULT_SUBNET.subnetId): CardLaunchNetwork {
+    const subnet = this.subnet(subnetId);
+    const vpc = this.vpc(subnet.vpcId);
+    const groups = securityGroupIds && securityGroupIds.length > 0 ? [...new Set(securityGroupIds)] : [this.defaultGroupId(vpc.vpcId)];
+    for (const g of groups) {
+      if (this.group(g).vpcId !== vpc.vpcId) throw new ApiError('InvalidParameterValue', `Security group ${g} is not in ${vpc.vpcId}, the VPC of ${subnetId}`);
+    }
+    const used = this.store.usedIps(subnetId);
+    const c = cidrOf(subnet.cidrBlock);
+    const size = 2 ** (32 - c.prefix);
     let ip: string | undefined;
-    for (let h = DEFAULT_SUBNET.first; h <= DEFAULT_SUBNET.last && ip === undefined; h++) {
-      const cand = `10.0.0.${h}`;
+    for (let h = 4; h <= size - 2 && ip === undefined; h++) {
+      const cand = formatIpv4((c.network + h) >>> 0);
       if (!used.has(cand)) ip = cand;
     }
-    if (ip === undefined) throw new ApiError('InsufficientInstanceCapacity', `Subnet ${DEFAULT_SUBNET.subnetId} (${DEFAULT_SUBNET.cidr}) has no free addresses`);
+    if (ip === undefined) throw new ApiError('InsufficientInstanceCapacity', `Subnet ${subnetId} (${subnet.cidrBlock}) has no free addresses`);
     let mac: string;
     do {
       mac = ['02', ...Array.from(hexId('x').slice(2, 12).match(/../g) ?? [])].join(':');
     } while (this.store.macInUse(mac));
     const eniId = hexId('eni');
-    this.store.insertEni({ instanceId, eniId, macAddress: mac, privateIp: ip, subnetId: DEFAULT_SUBNET.subnetId, subnetCidr: DEFAULT_SUBNET.cidr, vpcId: DEFAULT_VPC.vpcId, vni: DEFAULT_VPC.vni }, groups);
-    return { eniId, macAddress: mac, privateIp: ip, subnetCidr: DEFAULT_SUBNET.cidr, vni: DEFAULT_VPC.vni, securityGroupIds: groups, limits: limitsFor(instanceType) };
+    this.store.insertEni({ instanceId, eniId, macAddress: mac, privateIp: ip, subnetId, subnetCidr: subnet.cidrBlock, vpcId: vpc.vpcId, vni: vpc.vni }, groups);
+    return { eniId, macAddress: mac, privateIp: ip, subnetCidr: subnet.cidrBlock, vni: vpc.vni, securityGroupIds: groups, limits: limitsFor(instanceType) };
   }
 
   /** A launch that did not happen: forget its ENIs. */

@@ -31,6 +31,9 @@ export interface RuleRecord {
   description: string;
 }
 
+export interface VpcRecord { vpcId: string; cidrBlock: string; vni: number; isDefault: boolean; createTime: string }
+export interface SubnetRecord { subnetId: string; vpcId: string; cidrBlock: string; isDefault: boolean; createTime: string }
+
 export interface GroupRecord {
   groupId: string;
   groupName: string;
@@ -40,12 +43,19 @@ export interface GroupRecord {
 }
 
 const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS vpc_vpcs (
+    id TEXT PRIMARY KEY, cidr TEXT NOT NULL, vni INTEGER NOT NULL UNIQUE, is_default INTEGER NOT NULL, created_at TEXT NOT NULL
+  );
+  CREATE TABLE IF NOT EXISTS vpc_subnets (
+    id TEXT PRIMARY KEY, vpc_id TEXT NOT NULL REFERENCES vpc_vpcs(id), cidr TEXT NOT NULL, is_default INTEGER NOT NULL, created_at TEXT NOT NULL
+  );
   CREATE TABLE IF NOT EXISTS vpc_enis (
     instance_id TEXT PRIMARY KEY, eni_id TEXT NOT NULL UNIQUE, mac TEXT NOT NULL, private_ip TEXT NOT NULL,
     subnet_id TEXT NOT NULL, subnet_cidr TEXT NOT NULL, vpc_id TEXT NOT NULL, vni INTEGER NOT NULL, released INTEGER NOT NULL DEFAULT 0
   );
   CREATE TABLE IF NOT EXISTS vpc_security_groups (
-    id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, description TEXT NOT NULL, vpc_id TEXT NOT NULL, created_at TEXT NOT NULL
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL, vpc_id TEXT NOT NULL, created_at TEXT NOT NULL,
+    UNIQUE (vpc_id, name)
   );
   CREATE TABLE IF NOT EXISTS vpc_sg_rules (
     id TEXT PRIMARY KEY, group_id TEXT NOT NULL REFERENCES vpc_security_groups(id) ON DELETE CASCADE, seq INTEGER NOT NULL,
@@ -81,6 +91,26 @@ export class VpcStore {
   constructor(db: Db) {
     this.#db = db;
     db.exec(SCHEMA);
+  }
+
+  // VPCs and subnets
+
+  insertVpc(v: VpcRecord): void {
+    this.#db.prepare('INSERT INTO vpc_vpcs (id, cidr, vni, is_default, created_at) VALUES (?, ?, ?, ?, ?)').run(v.vpcId, v.cidrBlock, v.vni, v.isDefault ? 1 : 0, v.createTime);
+  }
+
+  vpcs(): VpcRecord[] {
+    return (this.#db.prepare('SELECT * FROM vpc_vpcs ORDER BY vni').all() as { id: string; cidr: string; vni: number; is_default: number; created_at: string }[])
+      .map((r) => ({ vpcId: r.id, cidrBlock: r.cidr, vni: r.vni, isDefault: r.is_default === 1, createTime: r.created_at }));
+  }
+
+  insertSubnet(s: SubnetRecord): void {
+    this.#db.prepare('INSERT INTO vpc_subnets (id, vpc_id, cidr, is_default, created_at) VALUES (?, ?, ?, ?, ?)').run(s.subnetId, s.vpcId, s.cidrBlock, s.isDefault ? 1 : 0, s.createTime);
+  }
+
+  subnets(): SubnetRecord[] {
+    return (this.#db.prepare('SELECT * FROM vpc_subnets ORDER BY created_at, id').all() as { id: string; vpc_id: string; cidr: string; is_default: number; created_at: string }[])
+      .map((r) => ({ subnetId: r.id, vpcId: r.vpc_id, cidrBlock: r.cidr, isDefault: r.is_default === 1, createTime: r.created_at }));
   }
 
   // ENIs
@@ -149,8 +179,8 @@ export class VpcStore {
     return r && groupOf(r);
   }
 
-  groupByName(name: string): GroupRecord | undefined {
-    const r = this.#db.prepare('SELECT * FROM vpc_security_groups WHERE name = ?').get(name) as GroupRow | undefined;
+  groupByName(vpcId: string, name: string): GroupRecord | undefined {
+    const r = this.#db.prepare('SELECT * FROM vpc_security_groups WHERE vpc_id = ? AND name = ?').get(vpcId, name) as GroupRow | undefined;
     return r && groupOf(r);
   }
 
