@@ -97,7 +97,8 @@ export async function runLaunch(ctx: BenchContext, transport: 'socket' | 'shm'):
   const o = { transport, mode: 'offload' } as const;
   // 1. n instances, 4 launches in flight, over 2 hosts (one card advertises 48 vCPUs per core: 96 emu.nano here).
   ctx.progress(`launch ${transport}: ${n} instances over REST`);
-  let up = await startUp(['--link', transport, '--hosts', '2']);
+  // --quick: one `up` with one host for both parts (an `up` start costs ~10 s on a loaded machine).
+  let up = await startUp(['--link', transport, '--hosts', ctx.quick ? '1' : '2']);
   try {
     await launchOne(up.url); // warm-up
     const rss0 = descendantsRss(up.proc.pid as number);
@@ -116,7 +117,7 @@ export async function runLaunch(ctx: BenchContext, transport: 'socket' | 'shm'):
     const secs = (performance.now() - t0) / 1000;
     await new Promise((r) => setTimeout(r, 1000));
     const rss1 = descendantsRss(up.proc.pid as number);
-    const note = `${lat.length} launched${errors.length ? `, ${errors.length} failed: ${errors[0]}` : ''}; emu.nano + 1 GiB EBS volume; 2 hosts; 4 launches in flight; polled every 3 ms`;
+    const note = `${lat.length} launched${errors.length ? `, ${errors.length} failed: ${errors[0]}` : ''}; emu.nano + 1 GiB EBS volume; ${ctx.quick ? 1 : 2} host(s); 4 launches in flight; polled every 3 ms`;
     recs.push(fromRuns('launch.rest-to-running.p50', 'ms', [pct(lat, 50)], { ...o, note }));
     recs.push(fromRuns('launch.rest-to-running.p99', 'ms', [pct(lat, 99)], { ...o, note }));
     recs.push(fromRuns('launch.instances-per-second', 'instances/s', [lat.length / secs], { ...o, note }));
@@ -124,24 +125,24 @@ export async function runLaunch(ctx: BenchContext, transport: 'socket' | 'shm'):
       ...o, note: `RSS growth of the card + host processes over ${lat.length} instances / ${lat.length}; includes the guest pages each guest touched (at most its ${GUEST_MEM_MIB} MiB of guest RAM)`,
     }));
   } finally {
-    await up.stop();
+    if (!ctx.quick) await up.stop();
   }
   // 2. One host: launch one at a time until p50 of the last 10 launches is twice the first 10's, capacity, or the cap.
-  const cap = ctx.quick ? 20 : 500;
+  const cap = ctx.quick ? 10 : 500;
   ctx.progress(`launch ${transport}: instances one host holds (stop at ${cap}, capacity, or doubled latency)`);
-  up = await startUp(['--link', transport, '--hosts', '1']);
+  if (!ctx.quick) up = await startUp(['--link', transport, '--hosts', '1']);
   try {
-    await launchOne(up.url);
+    if (!ctx.quick) await launchOne(up.url);
     const lat: number[] = [];
     let stop = `reached the bound of ${cap}`;
     while (lat.length < cap) {
       const r = await launchOne(up.url);
-      if (typeof r === 'string') { stop = `launch ${lat.length + 2} refused: ${r.slice(0, 120)}`; break; }
+      if (typeof r === 'string') { stop = `launch ${lat.length + 2 + (ctx.quick ? n : 0)} refused: ${r.slice(0, 120)}`; break; }
       lat.push(r);
       if (lat.length % 20 === 0) ctx.progress(`launch ${transport} (one host): ${lat.length} running`);
       if (lat.length >= 20 && median(lat.slice(-10)) >= 2 * median(lat.slice(0, 10))) { stop = 'launch latency doubled'; break; }
     }
-    const held = lat.length + 1;
+    const held = lat.length + 1 + (ctx.quick ? n : 0);
     const first = median(lat.slice(0, 10));
     const last = median(lat.slice(-10));
     recs.push(fromRuns('memory.instances-per-host-before-latency-doubles', 'instances', [held], {
