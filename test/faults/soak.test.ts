@@ -1,7 +1,7 @@
 // The CI soak (issue 9 §5): `nitrolab soak --minutes 1 --instances 3` — mixed I/O with instance churn on its own
-// `nitrolab up`. Errors must be 0 and RSS must plateau. The control plane and the card plateau; the host process does
-// not yet (it grows by a few MiB per instance launch/terminate cycle — docs/reliability.md, open finding), so that
-// assertion is a TODO: it runs and reports, and becomes a plain assertion when the leak is fixed.
+// `nitrolab up`. Errors must be 0 and RSS must plateau. The control plane's and the card's plateau is asserted; the
+// host's RSS rises until V8 collects the guest memory of terminated instances, a cycle about as long as this run, so
+// its plateau is reported as a TODO here and shown by the 3-minute figures in docs/reliability.md (finding 6).
 import t from 'tap';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -39,7 +39,7 @@ t.test('a one-minute soak with three instances: zero errors; up and card RSS pla
     const s2 = slope(series(half, r.rss.length));
     const ok = s2 <= 10 || s2 <= 0.5 * s1;
     const msg = `${role} RSS plateaus (slope ${s1.toFixed(1)} → ${s2.toFixed(1)} MiB/min)`;
-    if (role === 'host') t.ok(ok, msg, { todo: 'host RSS grows a few MiB per instance lifecycle (docs/reliability.md)' });
+    if (role === 'host') t.ok(ok, msg, { todo: 'one minute is about one GC cycle of the host; 3-minute soak in docs/reliability.md' });
     else t.ok(ok, msg);
   }
   t.ok(code === 0 || !r.rssPlateau.ok, 'the soak exits 0 exactly when errors are 0 and RSS plateaus');
