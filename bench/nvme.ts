@@ -16,7 +16,7 @@ const GiB = 1024 ** 3;
 
 interface FioOut { iops: number; p50us: number; p99us: number; bw: number }
 
-function hostFio(args: string[], ms: number): Promise<FioOut | undefined> {
+export function hostFio(args: string[], ms: number): Promise<FioOut | undefined> {
   return new Promise((resolve) => {
     execFile('fio', [...args, `--runtime=${Math.max(1, Math.round(ms / 1000))}`, '--time_based', '--output-format=json'],
       { timeout: ms + 30_000, killSignal: 'SIGKILL' }, (err, stdout) => {
@@ -31,7 +31,7 @@ function hostFio(args: string[], ms: number): Promise<FioOut | undefined> {
   });
 }
 
-const haveFio = (): Promise<boolean> => new Promise((r) => execFile('fio', ['--version'], (e) => r(e === null)));
+export const haveFio = (): Promise<boolean> => new Promise((r) => execFile('fio', ['--version'], (e) => r(e === null)));
 
 /** The guest shell's fio (what a user at the console runs); parses its summary line. */
 async function guestFio(rig: Rig, rw: string, bs: string, qd: number, ms: number): Promise<{ iops: number; p50us: number; p99us: number }> {

@@ -10,12 +10,15 @@ import { openShmLink, type ShmLinkDesc } from '../../src/devices/pcie/link/shm-t
 import { CardMetrics } from '../../src/nitro-card/metrics.ts';
 import { createNvmeFunction } from '../../src/nitro-card/functions.ts';
 import { MemBackend } from './mem-backend.ts';
+import { NbdClient } from '../../src/nitro-card/ebs/nbd-client.ts';
 import { Profiler, topSelf } from './profile.ts';
 
 export interface CardRigConfig {
   fn: number;
-  backend: 'file' | 'mem';
+  backend: 'file' | 'mem' | 'nbd';
   path: string;
+  /** backend 'nbd': the block-store export the card connects to (the EBS path: guest → card → NBD → file). */
+  nbdUrl?: string;
   sizeBytes: number;
   /** Socket only: the Unix socket path to listen on. */
   listen?: string;
@@ -40,7 +43,9 @@ const metrics = new CardMetrics();
 const port = new CardPort({ log, metrics: metrics.scoped('link') });
 await createNvmeFunction(port, {
   fn: cfg.fn, personality: 'ebs', volumeId: 'vol-0bench0000000000', deviceName: 'sdf', sizeBytes: cfg.sizeBytes, path: cfg.path,
-  log, metrics, ...(cfg.backend === 'mem' ? { backend: new MemBackend(cfg.sizeBytes) } : {}),
+  log, metrics,
+  ...(cfg.backend === 'mem' ? { backend: new MemBackend(cfg.sizeBytes) } : {}),
+  ...(cfg.backend === 'nbd' ? { backend: await NbdClient.connect(cfg.nbdUrl ?? '') } : {}),
 });
 if (inWorker) port.attach(openShmLink((workerData as { desc: ShmLinkDesc }).desc, { name: 'card-shm', ...(cfg.pollMs !== undefined ? { pollMs: cfg.pollMs } : {}) }));
 else await listenLink(cfg.listen as string, (peer) => port.attach(peer));

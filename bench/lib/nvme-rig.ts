@@ -22,8 +22,9 @@ const CARD_ENTRY = new URL('./nvme-card.ts', import.meta.url);
 
 export interface RigOptions {
   transport: Transport;
-  backend: 'file' | 'mem';
+  backend: 'file' | 'mem' | 'nbd';
   path: string;
+  nbdUrl?: string;
   sizeBytes: number;
   dir: string;
   guestMemBytes?: number;
@@ -43,7 +44,10 @@ export interface Rig {
 }
 
 export async function startRig(o: RigOptions): Promise<Rig> {
-  const cfg: CardRigConfig = { fn: FN, backend: o.backend, path: o.path, sizeBytes: o.sizeBytes, ...(o.pollMs !== undefined ? { pollMs: o.pollMs } : {}) };
+  const cfg: CardRigConfig = {
+    fn: FN, backend: o.backend, path: o.path, sizeBytes: o.sizeBytes,
+    ...(o.pollMs !== undefined ? { pollMs: o.pollMs } : {}), ...(o.nbdUrl !== undefined ? { nbdUrl: o.nbdUrl } : {}),
+  };
   let peer: LinkPeer;
   let ask: (m: Record<string, unknown>) => Promise<Record<string, unknown>>;
   let stopCard: () => Promise<void>;

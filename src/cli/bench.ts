@@ -1,7 +1,7 @@
 // `nitrolab bench` (issue 8): runs every benchmark in bench/, each against the physical limit measured in the same
 // run, and writes bench/results/latest.json (one record per figure) and bench/results/latest.md.
 //   --quick      fewer runs and instances (under a minute of measuring on an idle machine)
-//   --only LIST  comma list of: limits, nvme, nbd, launch
+//   --only LIST  comma list of: limits, nvme, nbd, ebs, launch
 //   --out DIR    results directory (default bench/results)
 import { parseArgs } from 'node:util';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from './args.ts';
 
-const SUITES = ['limits', 'nvme', 'nbd', 'launch'] as const;
+const SUITES = ['limits', 'nvme', 'nbd', 'ebs', 'launch'] as const;
 const DEFAULT_OUT = fileURLToPath(new URL('../../bench/results', import.meta.url));
 
 export async function runBench(argv: string[]): Promise<number> {
@@ -27,6 +27,7 @@ export async function runBench(argv: string[]): Promise<number> {
   const { runLimits } = await import('../../bench/limits.ts');
   const { runNvme } = await import('../../bench/nvme.ts');
   const { runNbd } = await import('../../bench/lib/nbd-records.ts');
+  const { runEbs } = await import('../../bench/ebs.ts');
   const { runLaunch } = await import('../../bench/launch.ts');
   const { placeholder } = await import('../../bench/lib/record.ts');
   const { renderMarkdown } = await import('../../bench/lib/report.ts');
@@ -41,6 +42,7 @@ export async function runBench(argv: string[]): Promise<number> {
   if (only.has('limits')) records.push(...limitRecords);
   if (only.has('nvme')) { load.push(loadavg()[0] ?? 0); records.push(...await runNvme(ctx, limits)); }
   if (only.has('nbd')) { load.push(loadavg()[0] ?? 0); records.push(...await runNbd(ctx)); }
+  if (only.has('ebs')) { load.push(loadavg()[0] ?? 0); records.push(...await runEbs(ctx)); }
   if (only.has('launch')) {
     for (const t of quick ? (['socket'] as const) : (['socket', 'shm'] as const)) { load.push(loadavg()[0] ?? 0); records.push(...await runLaunch(ctx, t)); }
   }
