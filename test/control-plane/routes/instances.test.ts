@@ -20,7 +20,7 @@ t.test('launch → pending, then running once the card reports the guest booted'
   t.match(inst!.volumes, [{ sizeGiB: 2, deviceName: '/dev/sdf', deleteOnTermination: true, state: 'in-use' }]);
   const onCard = card.instances.get(inst!.instanceId);
   t.match(onCard, { instanceType: 'emu.small', vcpus: 2, memMiB: 512, userData: 'echo hi' });
-  t.same(onCard!.volumes, [{ volumeId: inst!.volumes[0]!.volumeId, sizeBytes: 2 * 1024 ** 3, deviceName: '/dev/sdf' }]);
+  t.same(onCard!.volumes, [{ volumeId: inst!.volumes[0]!.volumeId, sizeBytes: 2 * 1024 ** 3, deviceName: '/dev/sdf', deleteOnTermination: true }]);
 
   let got = (await app.inject(`/v1/instances/${inst!.instanceId}`)).json() as Inst;
   t.same(got.state, { code: 0, name: 'pending' });
