@@ -13,11 +13,11 @@ import { fromRuns, median, type BenchContext, type BenchRecord } from './lib/rec
 const BIN = fileURLToPath(new URL('../bin/nitrolab.js', import.meta.url));
 const GUEST_MEM_MIB = 4;
 /** The admin API key `up` is started with (NITROLAB_API_KEY), sent as a bearer token. */
-const API_KEY = `bench-${randomBytes(12).toString('hex')}`;
+export const API_KEY = `bench-${randomBytes(12).toString('hex')}`;
 
-interface Up { url: string; proc: ChildProcess; dataDir: string; stop(): Promise<void> }
+export interface Up { url: string; proc: ChildProcess; dataDir: string; stop(): Promise<void> }
 
-async function startUp(args: string[]): Promise<Up> {
+export async function startUp(args: string[]): Promise<Up> {
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-up-'));
   const proc = spawn(process.execPath, [BIN, 'up', '--port', '0', '--data-dir', dataDir, '--guest-mem-mib', String(GUEST_MEM_MIB), ...args], {
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: { ...process.env, NITROLAB_LOG_LEVEL: 'warn', NITROLAB_API_KEY: API_KEY },
@@ -66,7 +66,7 @@ function descendantsRss(pid: number): number {
   return total;
 }
 
-async function api(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+export async function api(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
   const headers: Record<string, string> = { authorization: `Bearer ${API_KEY}` };
   if (body !== undefined) headers['content-type'] = 'application/json';
   const res = await fetch(base + path, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });

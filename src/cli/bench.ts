@@ -1,7 +1,7 @@
 // `nitrolab bench` (issue 8): runs every benchmark in bench/, each against the physical limit measured in the same
 // run, and writes bench/results/latest.json (one record per figure) and bench/results/latest.md.
 //   --quick      fewer runs and instances (under a minute of measuring on an idle machine)
-//   --only LIST  comma list of: limits, nvme, nbd, ebs, launch
+//   --only LIST  comma list of: limits, nvme, nbd, ebs, net, launch
 //   --out DIR    results directory (default bench/results)
 import { parseArgs } from 'node:util';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from './args.ts';
 
-const SUITES = ['limits', 'nvme', 'nbd', 'ebs', 'launch'] as const;
+const SUITES = ['limits', 'nvme', 'nbd', 'ebs', 'net', 'launch'] as const;
 const DEFAULT_OUT = fileURLToPath(new URL('../../bench/results', import.meta.url));
 
 export async function runBench(argv: string[]): Promise<number> {
@@ -28,6 +28,7 @@ export async function runBench(argv: string[]): Promise<number> {
   const { runNvme } = await import('../../bench/nvme.ts');
   const { runNbd } = await import('../../bench/lib/nbd-records.ts');
   const { runEbs } = await import('../../bench/ebs.ts');
+  const { runNet } = await import('../../bench/net.ts');
   const { runLaunch } = await import('../../bench/launch.ts');
   const { placeholder } = await import('../../bench/lib/record.ts');
   const { renderMarkdown } = await import('../../bench/lib/report.ts');
@@ -43,15 +44,12 @@ export async function runBench(argv: string[]): Promise<number> {
   if (only.has('nvme')) { load.push(loadavg()[0] ?? 0); records.push(...await runNvme(ctx, limits)); }
   if (only.has('nbd')) { load.push(loadavg()[0] ?? 0); records.push(...await runNbd(ctx)); }
   if (only.has('ebs')) { load.push(loadavg()[0] ?? 0); records.push(...await runEbs(ctx)); }
+  if (only.has('net')) { load.push(loadavg()[0] ?? 0); records.push(...await runNet(ctx, limits)); }
   if (only.has('launch')) {
     for (const t of quick ? (['socket'] as const) : (['socket', 'shm'] as const)) { load.push(loadavg()[0] ?? 0); records.push(...await runLaunch(ctx, t)); }
   }
   load.push(loadavg()[0] ?? 0);
   records.push(
-    placeholder('net.g2g.64B.same-host.pps', 'pps', 'udp', 'not measured yet: needs the VPC and virtio-net on the card (guest-to-guest UDP)'),
-    placeholder('net.g2g.1500B.same-host.throughput', 'Gbit/s', 'udp', 'not measured yet: needs the VPC and virtio-net on the card; limit will be limit.udp-loopback.1500B'),
-    placeholder('net.g2g.1500B.cross-host.throughput', 'Gbit/s', 'udp', 'not measured yet: needs the VPC across hosts'),
-    placeholder('net.g2g.card-cpu-per-Gbps', 'cores per Gbit/s', 'udp', 'not measured yet: needs virtio-net on the card'),
     placeholder('compute.reclaimed.host-cores-legacy-vs-offload', 'cores', 'none', 'not measured yet: needs legacy mode and CPU attribution (nitrolab compare)'),
     placeholder('compute.reclaimed.guest-cpu-bench-ratio', 'ratio', 'none', 'not measured yet: needs nitrolab compare'),
   );
