@@ -1,41 +1,15 @@
 // Guest-side PCI layouts (specs.md §1.1 type-0 header, §1.2 command/status bits, §1.4 capabilities, §1.5 MSI-X),
-// declared once with defineStruct; pci.ts reads config space at the offsets derived here.
+// with pci.ts reading config space at the derived offsets.
 import { defineStruct } from '../../devices/layout.ts';
-
-/** Type-0 configuration header, the first 64 bytes of config space (specs.md §1.1). */
-export const PciHeader = defineStruct('PciHeader', [
-  ['vendorId', 'u16'],
-  ['deviceId', 'u16'],
-  ['command', 'u16'],
-  ['status', 'u16'],
-  ['revisionId', 'u8'],
-  ['progIf', 'u8'],
-  ['subclass', 'u8'],
-  ['baseClass', 'u8'],
-  ['cacheLineSize', 'u8'],
-  ['latencyTimer', 'u8'],
-  ['headerType', 'u8'],
-  ['bist', 'u8'],
-  ['bar0', 'u32'],
-  ['bar1', 'u32'],
-  ['bar2', 'u32'],
-  ['bar3', 'u32'],
-  ['bar4', 'u32'],
-  ['bar5', 'u32'],
-  ['cardbusCis', 'u32'],
-  ['subsystemVendorId', 'u16'],
-  ['subsystemId', 'u16'],
-  ['romBar', 'u32'],
-  ['capPtr', 'u8'],
-  ['rsvd0', { bytes: 7 }],
-  ['interruptLine', 'u8'],
-  ['interruptPin', 'u8'],
-  ['minGnt', 'u8'],
-  ['maxLat', 'u8'],
-] as const, 64);
+import { Type0Header } from '../../devices/pcie/config-space.ts';
+// The type-0 header, the MSI-X capability and its table entry are the spec's structures, declared once beside the
+// device model; the guest reads them from there under its own short names.
+export { Type0Header as PciHeader } from '../../devices/pcie/config-space.ts';
+export { MsixCap } from '../../devices/pcie/capabilities.ts';
+export { MsixTableEntry as MsixEntry } from '../../devices/pcie/msix.ts';
 
 /** Config offset of BAR n. */
-export const barOffsetInConfig = (n: number): number => PciHeader.offset.bar0 + 4 * n;
+export const barOffsetInConfig = (n: number): number => Type0Header.offset.bar0 + 4 * n;
 
 /** Command register bits (specs.md §1.2). */
 export const PCI_COMMAND = {
@@ -73,17 +47,6 @@ export const CapHeader = defineStruct('CapHeader', [
   ['next', 'u8'],
 ] as const, 2);
 
-/** MSI-X capability, 12 bytes (specs.md §1.5). */
-export const MsixCap = defineStruct('MsixCap', [
-  ['capId', 'u8'],
-  ['next', 'u8'],
-  /** 10:0 Table Size (N−1), 14 Function Mask, 15 MSI-X Enable. */
-  ['messageControl', 'u16'],
-  /** 2:0 BIR, 31:3 offset. */
-  ['table', 'u32'],
-  ['pba', 'u32'],
-] as const, 12);
-
 export const MSIX_CTRL = {
   TABLE_SIZE_MASK: 0x7ff,
   FUNCTION_MASK: 1 << 14,
@@ -91,14 +54,6 @@ export const MSIX_CTRL = {
 } as const;
 export const MSIX_BIR_MASK = 0x7;
 
-/** MSI-X table entry, 16 bytes. */
-export const MsixEntry = defineStruct('MsixEntry', [
-  ['addrLo', 'u32'],
-  ['addrHi', 'u32'],
-  ['data', 'u32'],
-  /** bit 0 Mask; resets to 1. */
-  ['vectorControl', 'u32'],
-] as const, 16);
 export const MSIX_ENTRY_MASKED = 1;
 
 /** MSI capability fields used for display (specs.md §1.5, "MSI for completeness"). */

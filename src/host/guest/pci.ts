@@ -194,7 +194,7 @@ export class PciBus {
     if ((status & PCI_STATUS.CAP_LIST) === 0) return [];
     const caps: PciCapability[] = [];
     const seen = new Set<number>();
-    let ptr = (await this.cfg(slot, PciHeader.offset.capPtr, 1)) & 0xfc;
+    let ptr = (await this.cfg(slot, PciHeader.offset.capabilitiesPtr, 1)) & 0xfc;
     while (ptr >= 0x40 && caps.length < MAX_CAPS) {
       if (seen.has(ptr)) {
         this.log.warn(`pci ${bdf(slot)}: capability list loops at 0x${hex(ptr, 2)}`);
@@ -213,8 +213,8 @@ export class PciBus {
     if (!cap) return undefined;
     const O = MsixCap.offset;
     const ctrl = await this.cfg(slot, cap.offset + O.messageControl, 2);
-    const table = await this.cfg(slot, cap.offset + O.table, 4);
-    const pba = await this.cfg(slot, cap.offset + O.pba, 4);
+    const table = await this.cfg(slot, cap.offset + O.tableOffsetBir, 4);
+    const pba = await this.cfg(slot, cap.offset + O.pbaOffsetBir, 4);
     return {
       capOffset: cap.offset,
       tableSize: (ctrl & MSIX_CTRL.TABLE_SIZE_MASK) + 1,
@@ -246,8 +246,8 @@ export class PciBus {
         this.platform.mmioWrite(dev.slot, m.tableBar, base + E.vectorControl, 4, MSIX_ENTRY_MASKED);
         continue;
       }
-      this.platform.mmioWrite(dev.slot, m.tableBar, base + E.addrLo, 4, MSI_ADDRESS);
-      this.platform.mmioWrite(dev.slot, m.tableBar, base + E.addrHi, 4, 0);
+      this.platform.mmioWrite(dev.slot, m.tableBar, base + E.addressLo, 4, MSI_ADDRESS);
+      this.platform.mmioWrite(dev.slot, m.tableBar, base + E.addressHi, 4, 0);
       this.platform.mmioWrite(dev.slot, m.tableBar, base + E.data, 4, v);
       this.platform.mmioWrite(dev.slot, m.tableBar, base + E.vectorControl, 4, 0);
     }
