@@ -2,18 +2,17 @@
 // queues and commands in the suite's guest RAM built with the production layouts (src/devices/nvme/regs.ts),
 // completions found by polling the CQ phase tag, MSI-X messages captured from rc.onMsi.
 import { gpa, iova } from '../devices/brand.ts';
-import { readU64Number, viewOf, writeU64Number } from '../devices/layout.ts';
+import { readU64Number, viewOf } from '../devices/layout.ts';
 import { walkCapabilities, CapId, MsixCap, MsixControl } from '../devices/pcie/capabilities.ts';
 import { Command, Type0Header } from '../devices/pcie/config-space.ts';
 import { MsixTableEntry } from '../devices/pcie/msix.ts';
 import type { RootComplex } from '../devices/pcie/link/root-complex.ts';
-import { AdminOpc, AQA, CAP, CC, CQES_LOG2, CSTS, Cqe, DOORBELL_BASE, Fid, NvmeRegs, SQES_LOG2, Sqe } from '../devices/nvme/regs.ts';
+import { AdminOpc, AQA, CAP, CC, CQES_LOG2, CSTS, Cqe, DOORBELL_BASE, Fid, NvmeRegs, SQES_LOG2, Sqe, writeSqe } from '../devices/nvme/regs.ts';
 import { Failure, hex } from './types.ts';
 import { GUEST_BYTES, Gm, MSI_ADDRESS, MSI_DATA_BASE, WINDOW_BYTES, guestRam } from './guest.ts';
 import { pollUntil } from './wait.ts';
 
 const R = NvmeRegs.offset;
-const Q = Sqe.offset;
 const C = Cqe.offset;
 
 export interface SqeInit {
@@ -138,20 +137,7 @@ export class NvmeHost {
     const cid = this.nextCid;
     this.nextCid = (cid % 0xfff0) + 1;
     const at = sq.base + sq.tail * 64;
-    this.mem.fill(0, at, at + 64);
-    const v = this.view;
-    v.setUint8(at + Q.opc, s.opc);
-    v.setUint8(at + Q.flags, s.flags ?? 0);
-    v.setUint16(at + Q.cid, cid, true);
-    v.setUint32(at + Q.nsid, s.nsid ?? 0, true);
-    writeU64Number(v, at + Q.prp1, s.prp1 ?? 0);
-    writeU64Number(v, at + Q.prp2, s.prp2 ?? 0);
-    v.setUint32(at + Q.cdw10, s.cdw10 ?? 0, true);
-    v.setUint32(at + Q.cdw11, s.cdw11 ?? 0, true);
-    v.setUint32(at + Q.cdw12, s.cdw12 ?? 0, true);
-    v.setUint32(at + Q.cdw13, s.cdw13 ?? 0, true);
-    v.setUint32(at + Q.cdw14, s.cdw14 ?? 0, true);
-    v.setUint32(at + Q.cdw15, s.cdw15 ?? 0, true);
+    writeSqe(this.view, at, cid, s);
     sq.tail = (sq.tail + 1) % sq.size;
     return cid;
   }

@@ -1,6 +1,6 @@
 // NVMe controller register block, queue entry layouts and their bit fields (NVMe Base 1.4 §3.1, §4.2, §4.6;
 // specs.md §2.2–§2.6). Offsets come from the structures; nothing here is retyped elsewhere.
-import { defineStruct } from '../layout.ts';
+import { defineStruct, writeU64Number } from '../layout.ts';
 
 /** BAR0 controller registers, 0x00–0x6B (specs.md §2.2). 64-bit registers are accessed as lo/hi u32 halves. */
 export const NvmeRegs = defineStruct('NvmeRegs', [
@@ -102,6 +102,39 @@ export const Sqe = defineStruct('NvmeSqe', [
   ['cdw14', 'u32'],
   ['cdw15', 'u32'],
 ] as const, 64);
+
+/** A submission entry as a host driver builds it; unset fields are 0. */
+export interface SqeFields {
+  opc: number;
+  flags?: number;
+  nsid?: number;
+  prp1?: number;
+  prp2?: number;
+  cdw10?: number;
+  cdw11?: number;
+  cdw12?: number;
+  cdw13?: number;
+  cdw14?: number;
+  cdw15?: number;
+}
+
+/** Host side: encode one SQE at byte `at` of `v` (zeroing the reserved and unset fields first). */
+export function writeSqe(v: DataView, at: number, cid: number, f: SqeFields): void {
+  const O = Sqe.offset;
+  new Uint8Array(v.buffer, v.byteOffset + at, Sqe.size).fill(0);
+  v.setUint8(at + O.opc, f.opc);
+  v.setUint8(at + O.flags, f.flags ?? 0);
+  v.setUint16(at + O.cid, cid, true);
+  v.setUint32(at + O.nsid, f.nsid ?? 0, true);
+  writeU64Number(v, at + O.prp1, f.prp1 ?? 0);
+  writeU64Number(v, at + O.prp2, f.prp2 ?? 0);
+  v.setUint32(at + O.cdw10, f.cdw10 ?? 0, true);
+  v.setUint32(at + O.cdw11, f.cdw11 ?? 0, true);
+  v.setUint32(at + O.cdw12, f.cdw12 ?? 0, true);
+  v.setUint32(at + O.cdw13, f.cdw13 ?? 0, true);
+  v.setUint32(at + O.cdw14, f.cdw14 ?? 0, true);
+  v.setUint32(at + O.cdw15, f.cdw15 ?? 0, true);
+}
 
 /** Completion Queue Entry, 16 bytes (specs.md §2.6). */
 export const Cqe = defineStruct('NvmeCqe', [

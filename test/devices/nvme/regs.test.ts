@@ -1,6 +1,6 @@
 // Layouts against specs.md §2.2, §2.5, §2.6: every register offset, SQE and CQE field.
 import t from 'tap';
-import { Cqe, DOORBELL_BASE, NvmeRegs, Sqe, CC, CSTS, AQA } from '../../../src/devices/nvme/regs.ts';
+import { Cqe, DOORBELL_BASE, NvmeRegs, Sqe, CC, CSTS, AQA, writeSqe } from '../../../src/devices/nvme/regs.ts';
 
 t.test('BAR0 register offsets match the specs.md §2.2 table', async (t) => {
   const O = NvmeRegs.offset;
@@ -29,4 +29,14 @@ t.test('bit fields: CC, CSTS, AQA', async (t) => {
   t.same([CC.MPS_SHIFT, CC.SHN_SHIFT, CC.IOSQES_SHIFT, CC.IOCQES_SHIFT, CC.CSS_SHIFT], [7, 14, 16, 20, 4]);
   t.same([CSTS.RDY, CSTS.CFS, CSTS.SHST_SHIFT, CSTS.NSSRO], [1, 2, 2, 16]);
   t.equal(AQA.ACQS_SHIFT, 16);
+});
+
+t.test('writeSqe encodes the Identify Controller example of specs.md §2.15 byte for byte', async (t) => {
+  const b = new Uint8Array(64).fill(0xee);
+  writeSqe(new DataView(b.buffer), 0, 7, { opc: 0x06, prp1: 0x12340000, cdw10: 1 });
+  const want = new Uint8Array(64);
+  want.set([0x06, 0x00, 0x07, 0x00], 0);
+  want.set([0x00, 0x00, 0x34, 0x12], 24);
+  want[40] = 0x01;
+  t.same([...b], [...want]);
 });

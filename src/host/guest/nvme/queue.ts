@@ -9,7 +9,7 @@
 //         ^sqHead     ^sqTail                 ^cqHead     ^ first stale entry: stop here
 //   (sqHead comes from CQE.SQHD)              after the last slot, head wraps to 0 and the expected phase flips
 import { Cqe, Sqe, STATUS } from './regs.ts';
-import { writeU64Number } from '../../../devices/layout.ts';
+import { writeSqe } from '../../../devices/nvme/regs.ts';
 import type { DmaBuffer } from '../page-alloc.ts';
 
 /** A command as the driver builds it; unset dwords are 0. */
@@ -154,21 +154,7 @@ export class NvmeQueue {
   }
 
   private writeSqe(index: number, cid: number, cmd: NvmeCommand): void {
-    const v = this.sqView;
-    const base = index * Sqe.size;
-    const O = Sqe.offset;
-    new Uint8Array(v.buffer, v.byteOffset + base, Sqe.size).fill(0);
-    v.setUint8(base + O.opc, cmd.opc);
-    v.setUint16(base + O.cid, cid, true);
-    v.setUint32(base + O.nsid, cmd.nsid ?? 0, true);
-    writeU64Number(v, base + O.prp1, cmd.prp1 ?? 0);
-    writeU64Number(v, base + O.prp2, cmd.prp2 ?? 0);
-    v.setUint32(base + O.cdw10, cmd.cdw10 ?? 0, true);
-    v.setUint32(base + O.cdw11, cmd.cdw11 ?? 0, true);
-    v.setUint32(base + O.cdw12, cmd.cdw12 ?? 0, true);
-    v.setUint32(base + O.cdw13, cmd.cdw13 ?? 0, true);
-    v.setUint32(base + O.cdw14, cmd.cdw14 ?? 0, true);
-    v.setUint32(base + O.cdw15, cmd.cdw15 ?? 0, true);
+    writeSqe(this.sqView, index * Sqe.size, cid, cmd);
   }
 
   /** Consume every new CQE (phase tag matches), complete its command, then ring the CQ head doorbell once. */
