@@ -5,21 +5,10 @@ import { Gauge, type Registry } from 'prom-client';
 import type { CardRegistry } from './cards.ts';
 import { ContractViolation } from './card-contract.ts';
 import { ApiError } from './errors.ts';
+import type { HostMetricsContract } from '../telemetry/metrics-contract.ts';
 
-/** One host as the card reports it (the panel's contract; see src/nitro-card/telemetry.ts HostMetrics). */
-export interface HostMetricsReport {
-  hostId: string;
-  mode: 'offload' | 'legacy';
-  link: string;
-  cpu: { host: Record<'guest' | 'hypervisor' | 'deviceEmulation' | 'fabric' | 'total', number>; card: Record<'nvme' | 'net' | 'mgmt' | 'fabric' | 'total', number> };
-  io: { iops: number; readMBps: number; writeMBps: number; pps: number; gbps: number };
-  exitsPerSec: number;
-  interruptsPerSec: number;
-  queueDepth: number;
-  latencyUs: { p50: number; p99: number };
-  instances: number;
-  [extension: string]: unknown;
-}
+/** One host as the card reports it: the shared contract (src/telemetry/metrics-contract.ts) and any extensions. */
+export type HostMetricsReport = HostMetricsContract & { [extension: string]: unknown };
 
 export interface MetricsSnapshot {
   at: string;

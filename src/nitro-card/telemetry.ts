@@ -12,21 +12,13 @@ import type { IoTracer, Transaction } from '../telemetry/io-trace.ts';
 import type { HostCpuSec, HostTelemetry } from '../hypervisor/telemetry.ts';
 import type { FunctionFabric } from './functions.ts';
 
-export interface CardCpu { nvme: number; net: number; mgmt: number; fabric: number; total: number }
-export interface HostCpu { guest: number; hypervisor: number; deviceEmulation: number; fabric: number; total: number }
+import type { CardCpu, HostCpu, HostMetricsContract } from '../telemetry/metrics-contract.ts';
 
-/** One host in GET /v1/metrics (the panel's contract: extend, never rename). */
-export interface HostMetrics {
-  hostId: string;
-  mode: 'offload' | 'legacy';
+export type { CardCpu, HostCpu };
+
+/** One host in GET /v1/metrics: the shared contract (src/telemetry/metrics-contract.ts) plus the card's extensions. */
+export interface HostMetrics extends HostMetricsContract {
   link: 'socket' | 'shm';
-  cpu: { host: HostCpu; card: CardCpu };
-  io: { iops: number; readMBps: number; writeMBps: number; pps: number; gbps: number };
-  exitsPerSec: number;
-  interruptsPerSec: number;
-  queueDepth: number;
-  latencyUs: { p50: number; p99: number };
-  instances: number;
   /** Extensions. `intervalSec`: the sampling interval the rates cover; `hostReachable`: false if the hypervisor did
    *  not answer (host figures are then 0); `cumulative`: running totals, for runs longer than one interval. */
   intervalSec: number;
@@ -84,6 +76,7 @@ export function accountedFabric(port: CardPort): FunctionFabric {
         configWrite: (off, size, v) => ledger.run(category, () => h.configWrite(off, size, v)),
         barRead: (bar, off, size) => ledger.run(category, () => h.barRead(bar, off, size)),
         barWrite: (bar, off, size, v) => ledger.run(category, () => h.barWrite(bar, off, size, v)),
+        ...(h.barPush !== undefined ? { barPush: (bar: number, p: Parameters<NonNullable<PciFunctionHandler['barPush']>>[1]) => ledger.run(category, () => h.barPush!(bar, p)) } : {}),
         reset: () => ledger.run(category, () => h.reset()),
       });
     },

@@ -4,28 +4,9 @@ import type { InstanceRecord } from '../../control-plane/state/instance-store.ts
 
 // ---- read from the control plane's own routes ---------------------------------------------------------------------
 
-export type HostMode = 'offload' | 'legacy';
-
-export interface HostCpu {
-  guest: number; hypervisor: number; deviceEmulation: number; fabric: number; total: number;
-}
-export interface CardCpu {
-  nvme: number; net: number; mgmt: number; fabric: number; total: number;
-}
-
-/** One host (and its card) in GET /v1/metrics. CPU figures are in cores (1.0 = one core busy for the whole second). */
-export interface HostMetrics {
-  hostId: string;
-  mode: HostMode;
-  link: string;
-  cpu: { host: HostCpu; card: CardCpu };
-  io: { iops: number; readMBps: number; writeMBps: number; pps: number; gbps: number };
-  exitsPerSec: number;
-  interruptsPerSec: number;
-  queueDepth: number;
-  latencyUs: { p50: number; p99: number };
-  instances: number;
-}
+/** One host (and its card) in GET /v1/metrics: the shared contract. CPU figures are in cores. */
+export type { CardCpu, HostCpu, HostMetricsContract as HostMetrics, HostMode } from '../../telemetry/metrics-contract.ts';
+import type { HostMetricsContract as HostMetrics, HostMode } from '../../telemetry/metrics-contract.ts';
 
 export interface MetricsReply { at: string | number; hosts: HostMetrics[] }
 
