@@ -1,23 +1,30 @@
-// Benchmark: the `nitrolab compare` table at two I/O load levels — light (1 instance running fio) and heavy
-// (3 instances) — each beside one cpu-bench instance, legacy then offload. Writes bench/results/compare-<level>.json
-// and .md, so docs/reclaimed-compute.md can plot reclaimed cores against load.
-//   node --import tsx bench/compare.ts [--quick] [--levels light,heavy]
+// Benchmark: the `nitrolab compare` table at three I/O load levels, each beside one cpu-bench instance, legacy then
+// offload. light and heavy are paced with fio's rate_iops so both modes do the same work (light: 1 instance at
+// 200 IOPS; heavy: 3 instances at 250 IOPS each); saturated is 1 unpaced instance, where each mode runs as fast as it
+// can and the per-I/O row is the fair figure. Writes bench/results/compare-<level>.json and .md, so
+// docs/reclaimed-compute.md can plot reclaimed cores against load.
+//   node --import tsx bench/compare.ts [--quick] [--levels light,heavy,saturated]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { compare, toMarkdown, type CompareOptions } from '../src/cli/compare.ts';
 
 const quick = process.argv.includes('--quick');
 const levelsArg = process.argv[process.argv.indexOf('--levels') + 1];
-const LEVELS: Record<string, Partial<CompareOptions>> = { light: { ioInstances: 1 }, heavy: { ioInstances: 3 } };
+const LEVELS: Record<string, Partial<CompareOptions>> = {
+  light: { ioInstances: 1, rateIops: 200 },
+  heavy: { ioInstances: 3, rateIops: 250 },
+  saturated: { ioInstances: 1, rateIops: 0 },
+};
 const wanted = process.argv.includes('--levels') && levelsArg ? levelsArg.split(',') : Object.keys(LEVELS);
 const out = new URL('./results/', import.meta.url);
 mkdirSync(out, { recursive: true });
-const rows: string[] = ['| level | legacy I/O-virt cores | offload | reclaimed cores | % of host | cpu-bench offload/legacy | IOPS legacy / offload |', '|---|---:|---:|---:|---:|---:|---:|'];
+const rows: string[] = ['| level | legacy I/O-virt cores | offload | reclaimed cores | % of host | host µs per I/O legacy / offload | cpu-bench offload/legacy | IOPS legacy / offload |', '|---|---:|---:|---:|---:|---:|---:|---:|'];
 for (const level of wanted) {
-  const o: CompareOptions = { seconds: quick ? 8 : 20, ioInstances: 1, iodepth: 16, rw: 'randwrite', cpuBench: true, link: 'socket', pin: true, ...LEVELS[level] };
+  const o: CompareOptions = { seconds: quick ? 8 : 20, ioInstances: 1, iodepth: 16, rateIops: 0, rw: 'randwrite', cpuBench: true, link: 'socket', pin: true, ...LEVELS[level] };
   const r = await compare(o, (s) => process.stderr.write(`[${level}] ${s}\n`));
   writeFileSync(new URL(`compare-${level}.json`, out), JSON.stringify(r, null, 2) + '\n');
   writeFileSync(new URL(`compare-${level}.md`, out), toMarkdown(r));
   rows.push(`| ${level} | ${r.legacy.ioVirtCores.toFixed(3)} | ${r.offload.ioVirtCores.toFixed(3)} | ${r.reclaimedCores.toFixed(3)} | ${r.reclaimedPercent.toFixed(1)} | ` +
+    `${r.legacy.hostUsPerIo?.toFixed(1) ?? 'n/a'} / ${r.offload.hostUsPerIo?.toFixed(1) ?? 'n/a'} | ` +
     `${r.cpuBenchRatio?.toFixed(3) ?? 'n/a'} | ${r.legacy.iops.toFixed(0)} / ${r.offload.iops.toFixed(0)} |`);
 }
 process.stdout.write(rows.join('\n') + '\n');

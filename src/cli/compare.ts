@@ -16,6 +16,8 @@ export interface CompareOptions {
   seconds: number;
   ioInstances: number;
   iodepth: number;
+  /** fio rate_iops per I/O instance, so both modes do the same work (0 = as fast as each mode goes). */
+  rateIops: number;
   rw: string;
   cpuBench: boolean;
   link: 'socket' | 'shm';
@@ -32,6 +34,8 @@ export interface ModeResult {
   ioVirtCores: number;
   /** …plus the cost of emulating the PCIe wires, which real hardware does not charge to the host. */
   ioVirtCoresInclFabric: number;
+  /** Host I/O-virtualization CPU per I/O, microseconds (ioVirtCores / iops): comparable when the modes' IOPS differ. */
+  hostUsPerIo: number | null;
   iops: number;
   writeMBps: number;
   readMBps: number;
@@ -56,6 +60,8 @@ export interface CompareReport {
   reclaimedCores: number;
   reclaimedPercent: number;
   reclaimedCoresInclFabric: number;
+  /** Host CPU per I/O saved by offload, microseconds (null when a mode did no I/O). */
+  reclaimedUsPerIo: number | null;
   cpuBenchRatio: number | null;
   ioRatio: number;
 }
@@ -66,6 +72,7 @@ export function parseCompareArgs(argv: string[]): CompareOptions & { json: strin
     seconds: { type: 'string' },
     'io-instances': { type: 'string' },
     iodepth: { type: 'string' },
+    'rate-iops': { type: 'string' },
     rw: { type: 'string' },
     'no-cpu-bench': { type: 'boolean' },
     link: { type: 'string' },
@@ -77,6 +84,7 @@ export function parseCompareArgs(argv: string[]): CompareOptions & { json: strin
     seconds: intFlag('seconds', values.seconds, values.quick ? 8 : 20, 4, 3600),
     ioInstances: intFlag('io-instances', values['io-instances'], 1, 1, 16),
     iodepth: intFlag('iodepth', values.iodepth, 16, 1, 1024),
+    rateIops: intFlag('rate-iops', values['rate-iops'], 0, 0, 1_000_000),
     rw: oneOf('rw', values.rw, ['randwrite', 'randread', 'randrw', 'write', 'read'] as const, 'randwrite'),
     cpuBench: values['no-cpu-bench'] !== true,
     link: oneOf('link', values.link, ['socket', 'shm'] as const, 'socket'),
@@ -178,7 +186,7 @@ async function runMode(mode: 'offload' | 'legacy', o: CompareOptions, log: (s: s
     const pinning = pin(up, o.pin, o.link);
     log(`${mode}: ${pinning.pinned ? `pinned host ${pinning.host}, card ${pinning.card}` : `not pinned (${pinning.reason})`}`);
     const runFor = o.seconds + 6;
-    const fioLine = `fio --name=cmp --filename=/dev/nvme0n1 --rw=${o.rw} --bs=4k --iodepth=${o.iodepth} --size=16m --runtime=${runFor}s --time_based`;
+    const fioLine = `fio --name=cmp --filename=/dev/nvme0n1 --rw=${o.rw} --bs=4k --iodepth=${o.iodepth} --size=16m --runtime=${runFor}s --time_based${o.rateIops > 0 ? ` --rate_iops=${o.rateIops}` : ''}`;
     const ids: { io: string[]; cpu: string | undefined } = { io: [], cpu: undefined };
     const launch = async (userData: string, volumes: unknown[]) => {
       const r = await call<{ instances: Array<{ instanceId: string }> }>(up, 'POST', '/v1/instances', { instanceType: 'm5.large', volumes, userData });
@@ -232,11 +240,13 @@ async function runMode(mode: 'offload' | 'legacy', o: CompareOptions, log: (s: s
         await sleep(500);
       }
     }
+    const iops = avg(a.ios, b.ios);
     return {
       mode, windowSec: dt, host, card,
+      hostUsPerIo: iops > 0 ? ((host.hypervisor + host.deviceEmulation) * 1e6) / iops : null,
       ioVirtCores: host.hypervisor + host.deviceEmulation,
       ioVirtCoresInclFabric: host.hypervisor + host.deviceEmulation + host.fabric,
-      iops: avg(a.ios, b.ios), writeMBps: avg(a.writeBytes, b.writeBytes) / 1e6, readMBps: avg(a.readBytes, b.readBytes) / 1e6,
+      iops, writeMBps: avg(a.writeBytes, b.writeBytes) / 1e6, readMBps: avg(a.readBytes, b.readBytes) / 1e6,
       exitsPerSec: avg(a.exits, b.exits), interruptsPerSec: avg(a.interrupts, b.interrupts),
       fioIops, cpuBenchOpsPerSec, pinning,
     };
@@ -261,6 +271,7 @@ export async function compare(o: CompareOptions, log: (s: string) => void = () =
     reclaimedCores,
     reclaimedPercent: (100 * reclaimedCores) / hostCores,
     reclaimedCoresInclFabric: legacy.ioVirtCoresInclFabric - offload.ioVirtCoresInclFabric,
+    reclaimedUsPerIo: legacy.hostUsPerIo !== null && offload.hostUsPerIo !== null ? legacy.hostUsPerIo - offload.hostUsPerIo : null,
     cpuBenchRatio: legacy.cpuBenchOpsPerSec && offload.cpuBenchOpsPerSec ? offload.cpuBenchOpsPerSec / legacy.cpuBenchOpsPerSec : null,
     ioRatio: legacy.iops > 0 ? offload.iops / legacy.iops : 0,
   };
@@ -278,6 +289,7 @@ export function toMarkdown(r: CompareReport): string {
     `## nitrolab compare — ${r.at}`,
     '',
     `Workload: ${r.options.ioInstances} instance(s) running fio ${r.options.rw} 4 KiB, iodepth ${r.options.iodepth}` +
+      `${r.options.rateIops > 0 ? `, rate_iops ${r.options.rateIops} each` : ', unpaced'}` +
       `${r.options.cpuBench ? ' + 1 instance running cpu-bench' : ''}; window ${f2(L.windowSec)} s / ${f2(O.windowSec)} s; link ${r.options.link};` +
       ` machine ${r.machineCpus} CPUs; host process on ${r.hostCores} core(s).`,
     '',
@@ -286,6 +298,7 @@ export function toMarkdown(r: CompareReport): string {
     row('host cores on I/O virtualization (hypervisor + device emulation)', f3(L.ioVirtCores), f3(O.ioVirtCores)),
     row('… hypervisor', f3(L.host.hypervisor), f3(O.host.hypervisor)),
     row('… device emulation', f3(L.host.deviceEmulation), f3(O.host.deviceEmulation)),
+    row('… per I/O (µs of host CPU)', L.hostUsPerIo !== null ? f2(L.hostUsPerIo) : 'n/a', O.hostUsPerIo !== null ? f2(O.hostUsPerIo) : 'n/a'),
     row('host fabric (emulated PCIe wires; not a cost on real hardware)', f3(L.host.fabric), f3(O.host.fabric)),
     row('host guest cores', f3(L.host.guest), f3(O.host.guest)),
     row('card cores (nvme + net + mgmt + fabric)', f3(L.card.nvme + L.card.net + L.card.mgmt + L.card.fabric), f3(O.card.nvme + O.card.net + O.card.mgmt + O.card.fabric)),
@@ -300,6 +313,11 @@ export function toMarkdown(r: CompareReport): string {
     `**Reclaimed: ${f3(r.reclaimedCores)} host cores = ${f2(r.reclaimedPercent)} % of the host's ${r.hostCores} core(s)**` +
       ` (counting the emulated wires too: ${f3(r.reclaimedCoresInclFabric)} cores).` +
       ` Guest cpu-bench offload/legacy: ${r.cpuBenchRatio !== null ? f3(r.cpuBenchRatio) : 'n/a'}; I/O offload/legacy: ${f3(r.ioRatio)}.`,
+    ...(Math.abs(r.ioRatio - 1) > 0.1
+      ? ['', `Note: the two modes did different amounts of I/O (offload/legacy ${f3(r.ioRatio)}), so reclaimed cores compare unequal work;` +
+        ` the per-I/O row (${r.reclaimedUsPerIo !== null ? f2(r.reclaimedUsPerIo) : 'n/a'} µs of host CPU saved per I/O) does not depend on it.` +
+        ' Use --rate-iops for equal work in both modes.']
+      : []),
     '',
   ].join('\n');
 }

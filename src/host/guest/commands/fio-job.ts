@@ -26,6 +26,8 @@ export interface FioSpec {
   readonly direct: boolean;
   readonly rwmixread: number;
   readonly seed: number;
+  /** fio's `rate_iops`: cap on I/Os per second per job (0 = as fast as the device goes). */
+  readonly rateIops: number;
 }
 
 const RW: readonly FioRw[] = ['read', 'write', 'randread', 'randwrite', 'randrw', 'rw'];
@@ -33,7 +35,7 @@ const RW: readonly FioRw[] = ['read', 'write', 'randread', 'randwrite', 'randrw'
 /** Parse `--key=value` options (fio's own syntax); returns an error message on bad input. */
 export function parseFioOptions(opts: ReadonlyMap<string, string>): FioSpec | string {
   const known = ['name', 'filename', 'rw', 'readwrite', 'bs', 'iodepth', 'size', 'offset', 'runtime', 'time_based', 'numjobs',
-    'verify', 'verify_pattern', 'direct', 'rwmixread', 'randseed', 'ioengine', 'group_reporting', 'output-format'];
+    'verify', 'verify_pattern', 'direct', 'rwmixread', 'randseed', 'rate_iops', 'ioengine', 'group_reporting', 'output-format'];
   for (const k of opts.keys()) if (!known.includes(k)) return `unknown option --${k}`;
   const filename = opts.get('filename');
   if (!filename) return 'no --filename given';
@@ -52,9 +54,10 @@ export function parseFioOptions(opts: ReadonlyMap<string, string>): FioSpec | st
   const offset = num('offset', 0, parseSize);
   const rwmixread = num('rwmixread', 50);
   const seed = num('randseed', 0x12345678);
+  const rateIops = num('rate_iops', 0);
   const patternText = opts.get('verify_pattern') ?? '0x5a5a5a5a';
   const verifyPattern = Number(patternText);
-  for (const v of [bs, iodepth, numjobs, offset, rwmixread, seed]) if (typeof v === 'string') return v;
+  for (const v of [bs, iodepth, numjobs, offset, rwmixread, seed, rateIops]) if (typeof v === 'string') return v;
   if (!Number.isInteger(verifyPattern) || verifyPattern < 0 || verifyPattern > 0xffff_ffff) return `bad --verify_pattern=${patternText}`;
   const size = opts.has('size') ? parseSize(opts.get('size') as string) : undefined;
   if (size !== undefined && !(size > 0)) return `bad --size=${opts.get('size') ?? ''}`;
@@ -65,10 +68,12 @@ export function parseFioOptions(opts: ReadonlyMap<string, string>): FioSpec | st
   if ((bs as number) < 64 && verify === 'crc32c') return 'verify=crc32c needs bs >= 64';
   if ((iodepth as number) < 1 || (iodepth as number) > 4096) return 'iodepth must be 1..4096';
   if ((numjobs as number) < 1 || (numjobs as number) > 64) return 'numjobs must be 1..64';
+  if (!Number.isInteger(rateIops) || (rateIops as number) > 10_000_000) return `bad --rate_iops=${opts.get('rate_iops') ?? ''}`;
   return {
     name: opts.get('name') ?? 'job', filename, rw, bs: bs as number, iodepth: iodepth as number, size,
     offset: offset as number, runtimeMs, timeBased: opts.has('time_based'), numjobs: numjobs as number, verify,
     verifyPattern, direct: opts.get('direct') !== '0', rwmixread: Math.min(100, rwmixread as number), seed: seed as number,
+    rateIops: rateIops as number,
   };
 }
 
@@ -218,6 +223,9 @@ export async function runFio(k: GuestKernel, dev: BlockDevice, spec: FioSpec, si
     }
     const stamps = writes && spec.verify !== 'none' ? new Uint32Array(iosPerJob) : undefined;
     const inflight = new Set<number>();
+    // rate_iops: the n-th I/O of this job is not issued before t0 + n / rate (fio's own pacing, per job).
+    const gapNs = spec.rateIops > 0 ? 1e9 / spec.rateIops : 0;
+    let issued = 0;
     let cursor = 0;
     const take = (): number | undefined => {
       if (cursor >= order.length) {
@@ -230,6 +238,12 @@ export async function runFio(k: GuestKernel, dev: BlockDevice, spec: FioSpec, si
       const buf = getBuf();
       for (let n = 0; ; n++) {
         if (stop || signal.aborted || (deadline !== undefined && p.nowNs() >= deadline)) return;
+        if (gapNs > 0) {
+          const aheadMs = (Number(t0 - p.nowNs()) + issued * gapNs) / 1e6;
+          issued++;
+          if (aheadMs >= 1) await p.sleep(aheadMs);
+          if (stop || signal.aborted || (deadline !== undefined && p.nowNs() >= deadline)) return;
+        }
         const idx = take();
         if (idx === undefined) return;
         if (inflight.has(idx)) {
