@@ -6,14 +6,11 @@
 //   node --import tsx bench/compare.ts [--quick] [--levels light,heavy,saturated]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { compare, toMarkdown, type CompareOptions } from '../src/cli/compare.ts';
+import { COMPUTE_LEVELS } from './compute.ts';
 
 const quick = process.argv.includes('--quick');
 const levelsArg = process.argv[process.argv.indexOf('--levels') + 1];
-const LEVELS: Record<string, Partial<CompareOptions>> = {
-  light: { ioInstances: 1, rateIops: 200 },
-  heavy: { ioInstances: 3, rateIops: 250 },
-  saturated: { ioInstances: 1, rateIops: 0 },
-};
+const LEVELS: Record<string, Partial<CompareOptions>> = { ...COMPUTE_LEVELS, saturated: { ioInstances: 1, rateIops: 0 } };
 const wanted = process.argv.includes('--levels') && levelsArg ? levelsArg.split(',') : Object.keys(LEVELS);
 const out = new URL('./results/', import.meta.url);
 mkdirSync(out, { recursive: true });

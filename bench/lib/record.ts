@@ -11,7 +11,7 @@ export interface BenchRecord {
   runs: number;
   min: number | null;
   max: number | null;
-  /** Why there is no value (placeholders), or what the figure includes. */
+  /** Why there is no value, or what the figure includes. */
   note?: string;
 }
 
@@ -42,10 +42,6 @@ export function fromRuns(
     transport: o.transport, mode: o.mode, runs: values.length, min: round(Math.min(...values)), max: round(Math.max(...values)),
     ...(o.note !== undefined ? { note: o.note } : {}),
   };
-}
-
-export function placeholder(name: string, unit: string, transport: BenchRecord['transport'], note: string): BenchRecord {
-  return { name, value: null, unit, limit: null, ratio: null, transport, mode: 'offload', runs: 0, min: null, max: null, note };
 }
 
 function round(v: number): number {

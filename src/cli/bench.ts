@@ -1,7 +1,7 @@
 // `nitrolab bench` (issue 8): runs every benchmark in bench/, each against the physical limit measured in the same
 // run, and writes bench/results/latest.json (one record per figure) and bench/results/latest.md.
 //   --quick      fewer runs and instances (under a minute of measuring on an idle machine)
-//   --only LIST  comma list of: limits, nvme, nbd, ebs, net, launch
+//   --only LIST  comma list of: limits, nvme, nbd, ebs, net, launch, compute
 //   --out DIR    results directory (default bench/results)
 import { parseArgs } from 'node:util';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from './args.ts';
 
-const SUITES = ['limits', 'nvme', 'nbd', 'ebs', 'net', 'launch'] as const;
+const SUITES = ['limits', 'nvme', 'nbd', 'ebs', 'net', 'launch', 'compute'] as const;
 const DEFAULT_OUT = fileURLToPath(new URL('../../bench/results', import.meta.url));
 
 export async function runBench(argv: string[]): Promise<number> {
@@ -30,7 +30,7 @@ export async function runBench(argv: string[]): Promise<number> {
   const { runEbs } = await import('../../bench/ebs.ts');
   const { runNet } = await import('../../bench/net.ts');
   const { runLaunch } = await import('../../bench/launch.ts');
-  const { placeholder } = await import('../../bench/lib/record.ts');
+  const { runCompute } = await import('../../bench/compute.ts');
   const { renderMarkdown } = await import('../../bench/lib/report.ts');
   const ctx = {
     quick, runs: quick ? 1 : 5, runMs: quick ? 250 : 2000,
@@ -48,11 +48,8 @@ export async function runBench(argv: string[]): Promise<number> {
   if (only.has('launch')) {
     for (const t of quick ? (['socket'] as const) : (['socket', 'shm'] as const)) { load.push(loadavg()[0] ?? 0); records.push(...await runLaunch(ctx, t)); }
   }
+  if (only.has('compute')) { load.push(loadavg()[0] ?? 0); records.push(...await runCompute(ctx)); }
   load.push(loadavg()[0] ?? 0);
-  records.push(
-    placeholder('compute.reclaimed.host-cores-legacy-vs-offload', 'cores', 'none', 'not measured yet: needs legacy mode and CPU attribution (nitrolab compare)'),
-    placeholder('compute.reclaimed.guest-cpu-bench-ratio', 'ratio', 'none', 'not measured yet: needs nitrolab compare'),
-  );
   const meta = {
     generatedAt: new Date().toISOString(), node: process.version, cpus: cpus().length, quick,
     loadavg1: { min: Math.min(...load), max: Math.max(...load), samples: load.map((l) => Math.round(l * 100) / 100) },
