@@ -2,6 +2,7 @@
 // their console. The control plane reads these through the management API; the card is the source of truth.
 import { ConsoleBuffer } from './console-buffer.ts';
 import type { EniConfig } from './vpc/eni.ts';
+import { DEFAULT_METADATA_OPTIONS, mergeMetadataOptions, type MetadataOptions, type MetadataOptionsInput } from './vpc/imds-options.ts';
 
 export type InstanceState = 'pending' | 'running' | 'stopping' | 'stopped' | 'shutting-down' | 'terminated';
 
@@ -22,6 +23,12 @@ export interface LaunchRequest {
   volumes: VolumeSpec[];
   /** The instance's ENI (a virtio-net function on the VPC data plane); absent = no network. */
   network?: Omit<EniConfig, 'instanceId'>;
+  /** IMDS settings (EC2 MetadataOptions); absent members take EC2's defaults (vpc/imds-options.ts). */
+  metadataOptions?: MetadataOptionsInput;
+  /** For IMDS and the identity document; absent = the card's defaults (vpc/imds-routes.ts). */
+  imageId?: string;
+  availabilityZone?: string;
+  accountId?: string;
 }
 
 export interface CardFunctionInfo { fn: number; slot: number; kind: 'nvme-ebs' | 'nvme-instance-store' | 'virtio-net'; volumeId?: string }
@@ -37,8 +44,11 @@ export class CardInstance {
   readonly transitions: Transition[] = [];
   /** Guest memory actually given to the VM (the emulator scales instance-type memory down). */
   guestMemBytes = 0;
+  /** IMDS settings; changed by PUT /mgmt/v1/instances/:id/metadata-options (vpc/imds-routes.ts). */
+  metadataOptions: MetadataOptions;
 
   constructor(readonly req: LaunchRequest) {
+    this.metadataOptions = mergeMetadataOptions(DEFAULT_METADATA_OPTIONS, req.metadataOptions);
     this.transitions.push({ at: this.launchedAt, from: null, to: 'pending', reason: this.stateReason });
   }
 
@@ -59,6 +69,7 @@ export class CardInstance {
       guestMemBytes: this.guestMemBytes,
       functions: this.functions,
       ...(this.req.network ? { network: { eniId: this.req.network.eniId, macAddress: this.req.network.macAddress, privateIp: this.req.network.privateIp } } : {}),
+      metadataOptions: this.metadataOptions,
       transitions: this.transitions,
     };
   }

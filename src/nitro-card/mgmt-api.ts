@@ -7,6 +7,7 @@ import type { Logger } from '../common/log.ts';
 import { bearerMatches } from './token.ts';
 import type { CardInstance, LaunchRequest } from './instances.ts';
 import { LaunchNetworkSchema } from './vpc/schemas.ts';
+import { MetadataOptionsSchema } from './vpc/imds-options.ts';
 
 export class CardError extends Error {
   constructor(readonly code: string, readonly status: number, message: string) {
@@ -38,6 +39,11 @@ const Launch = Type.Object({
     deleteOnTermination: Type.Optional(Type.Boolean()),
   }), { maxItems: 16 }),
   network: Type.Optional(LaunchNetworkSchema),
+  devices: Type.Optional(Type.Array(Type.Literal('edu'), { maxItems: 4 })),
+  metadataOptions: Type.Optional(MetadataOptionsSchema),
+  imageId: Type.Optional(Type.String({ pattern: '^ami-[0-9a-f]{8,17}$' })),
+  availabilityZone: Type.Optional(Type.String({ pattern: '^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$' })),
+  accountId: Type.Optional(Type.String({ pattern: '^[0-9]{12}$' })),
 }, { additionalProperties: false });
 
 const IdParams = Type.Object({ id: Type.String() });

@@ -21,6 +21,7 @@ import { ensureCardToken, TOKEN_FILE } from './token.ts';
 import { GeneveUnderlay, type UnderlayAddr } from './vpc/geneve.ts';
 import { vpcMgmtRoutes } from './vpc/mgmt-routes.ts';
 import { ImdsService } from './vpc/imds.ts';
+import { imdsInstanceOf, imdsMgmtRoutes } from './vpc/imds-routes.ts';
 import { GATEWAY_MAC } from './vpc/dataplane.ts';
 import { ebsMgmtRoutes } from './ebs/mgmt-routes.ts';
 import { lifecycleMgmtRoutes } from './lifecycle-routes.ts';
@@ -121,10 +122,14 @@ export async function startCard(o: StartCardOptions): Promise<RunningCard> {
   };
   const underlay = await GeneveUnderlay.bind((d, from) => card.vpc.fromUnderlay(d, from), o.underlay);
   card.vpc.setUnderlay(underlay);
-  card.vpc.addLinkLocal(new ImdsService(GATEWAY_MAC)); // IMDS at 169.254.169.254:80 (docs/vpc.md)
+  const imds = new ImdsService({
+    gatewayMac: GATEWAY_MAC, signingKey: identity?.privateKey, log: o.log.child({ component: 'imds' }), metrics: metrics.scoped('imds'),
+    lookup: (id) => { const inst = card.get(id); return inst && imdsInstanceOf(inst); },
+  });
+  card.vpc.addLinkLocal(imds); // IMDS at 169.254.169.254:80 (docs/vpc.md)
   o.log.info({ event: 'vpc-underlay', ...underlay.local }, `Geneve underlay on udp ${underlay.local.address}:${underlay.local.port}`);
   const token = ensureCardToken(o.dataDir);
-  const api = await buildMgmtApi(card, token, o.log, [ebsMgmtRoutes(card, o.log.child({ component: 'ebs' })), vpcMgmtRoutes(card.vpc, o.dataDir), lifecycleMgmtRoutes(card)]);
+  const api = await buildMgmtApi(card, token, o.log, [ebsMgmtRoutes(card, o.log.child({ component: 'ebs' })), vpcMgmtRoutes(card.vpc, o.dataDir), lifecycleMgmtRoutes(card), imdsMgmtRoutes(card, imds, identity?.publicKey)]);
   const telemetry = new CardTelemetry({ hostId: o.hostId, mode: o.mode, link: o.link, card, tracer, log: o.log.child({ component: 'telemetry' }), ownsProcess: o.link === 'socket' });
   await api.register(metricsMgmtRoutes(telemetry));
   await api.listen({ host: o.mgmtHost, port: o.mgmtPort });

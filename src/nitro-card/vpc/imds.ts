@@ -1,33 +1,59 @@
-// A minimal instance metadata service on the card at 169.254.169.254:80 (the VPC's link-local IMDS): just enough TCP
+// The instance metadata service on the card at 169.254.169.254:80 (the VPC's link-local IMDS): just enough TCP
 // (RFC 9293: SYN → SYN-ACK, in-order data, ACK, FIN both ways, RST for anything else) to serve one HTTP/1.1 request per
-// connection. Paths: /latest/meta-data/ (listing), instance-id, local-ipv4, mac, and IMDSv2's
-// `PUT /latest/api/token` (X-aws-ec2-metadata-token-ttl-seconds 1–21600). IMDS is in "optional" mode: a GET without a
-// token is served (IMDSv1), a GET with an unknown or expired token gets 401. Link-local traffic has its own allowance
-// (1024 pps per ENI, as AWS) counted in linklocal_allowance_exceeded.
-import { randomBytes } from 'node:crypto';
+// connection. The HTTP rules (IMDSv2 tokens, httpTokens required, X-Forwarded-For, paths) are in imds-http.ts; here:
+// the request head bound (8 KiB → 400 and close), the endpoint switch (disabled → RST), and the IP TTL of a token
+// PUT's reply, which is the instance's hop limit. Link-local traffic has its own allowance (1024 pps per ENI, as AWS)
+// counted in linklocal_allowance_exceeded. Every refusal is counted (`imds.rejected.<reason>`) and logged, rate-limited.
+import { randomBytes, type KeyObject } from 'node:crypto';
 import { EtherType, IpProto, TcpFlag, TcpHdr, internetChecksum, pseudoHeaderSum } from '../../devices/net-wire.ts';
+import type { DeviceLog, DeviceMetrics } from '../../devices/contract.ts';
+import { limitDeviceLog } from '../log-limiter.ts';
 import type { Eni } from './eni.ts';
 import { ethFrame, ipv4Packet } from './frames.ts';
 import type { LinkLocalService } from './dataplane.ts';
 import type { Ipv4Info } from './packet.ts';
 import { TokenBucket } from './token-bucket.ts';
+import { httpText, ImdsResponder, parseRequestHead, type ImdsRejectReason, type ImdsReply } from './imds-http.ts';
+import type { ImdsInstance } from './imds-metadata.ts';
 
 export const IMDS_ADDR = 0xa9fea9fe; // 169.254.169.254
 const MSS = 1460;
-const MAX_REQUEST = 8192;
+/** The largest request head (request line + header fields) IMDS reads; more is refused with 400. */
+export const MAX_REQUEST_HEAD = 8192;
+/** IP TTL of everything but a token PUT's reply. */
+const DEFAULT_TTL = 64;
 
-interface Conn { ourSeq: number; theirNext: number; buf: string; answered: boolean; finSent: boolean; peerMss: number }
+interface Conn { ourSeq: number; theirNext: number; buf: string; answered: boolean; finSent: boolean; peerMss: number; ttl: number }
 
-const enc = new TextEncoder();
-const dec = new TextDecoder();
+export interface ImdsServiceOptions {
+  gatewayMac: Uint8Array;
+  /** The instance behind an ENI (its launch request and metadata options); undefined = unknown. */
+  lookup(instanceId: string): ImdsInstance | undefined;
+  /** The card identity key, which signs the instance identity document. */
+  signingKey?: KeyObject | undefined;
+  nowMs?: () => number;
+  log?: DeviceLog;
+  /** The card's counters (CardMetrics.scoped('imds')). */
+  metrics?: DeviceMetrics;
+}
+
+const noLog: DeviceLog = { debug() {}, info() {}, warn() {}, error() {} };
 
 export class ImdsService implements LinkLocalService {
   readonly ip = IMDS_ADDR;
+  /** requests, responses by status, `rejected.<reason>`: also served at GET /mgmt/v1/imds. */
+  readonly counters: Record<string, number> = {};
+  readonly responder: ImdsResponder;
   private readonly conns = new Map<string, Conn>();
-  private readonly tokens = new Map<string, { eniId: string; expiresMs: number }>();
   private readonly allowance = new Map<string, TokenBucket>();
+  private readonly nowMs: () => number;
+  private readonly log: DeviceLog;
 
-  constructor(private readonly gatewayMac: Uint8Array, private readonly nowMs: () => number = Date.now) {}
+  constructor(private readonly o: ImdsServiceOptions) {
+    this.nowMs = o.nowMs ?? Date.now;
+    this.log = limitDeviceLog(o.log ?? noLog, undefined, this.nowMs);
+    this.responder = new ImdsResponder({ nowMs: this.nowMs, signingKey: o.signingKey });
+  }
 
   handle(req: { eni: Eni; frame: Uint8Array; ip: Ipv4Info; reply(frame: Uint8Array): void }): void {
     const { eni, frame, ip } = req;
@@ -41,35 +67,38 @@ export class ImdsService implements LinkLocalService {
     const hlen = (v.getUint8(ip.l4Off + T.data_offset) >> 4) * 4;
     const payload = frame.subarray(ip.l4Off + hlen, 14 + ip.totalLength);
     const key = `${eni.config.eniId}|${ip.srcPort}`;
-    const send = (s: number, a: number, flags: number, data: Uint8Array = new Uint8Array(0)) =>
-      req.reply(this.segment(eni, ip.srcPort, s, a, flags, data));
     const f = ip.tcpFlags;
+    const c0 = this.conns.get(key);
+    const send = (s: number, a: number, flags: number, data: Uint8Array = new Uint8Array(0)) =>
+      req.reply(this.segment(eni, ip.srcPort, s, a, flags, data, this.conns.get(key)?.ttl ?? DEFAULT_TTL));
     if (f & TcpFlag.RST) { this.conns.delete(key); return; }
     if (f & TcpFlag.SYN) {
+      const inst = this.o.lookup(eni.config.instanceId);
+      if (!inst || inst.options.httpEndpoint === 'disabled') {
+        // The endpoint is off (EC2: "you cannot access your instance metadata"): refuse the connection.
+        this.refused(eni, inst ? 'endpoint-disabled' : 'unknown-instance', inst ? 'httpEndpoint is disabled' : 'no instance for this ENI');
+        return send(0, (seq + 1) >>> 0, TcpFlag.RST | TcpFlag.ACK);
+      }
       const isn = randomBytes(4).readUInt32BE(0);
-      const c: Conn = { ourSeq: (isn + 1) >>> 0, theirNext: (seq + 1) >>> 0, buf: '', answered: false, finSent: false, peerMss: mssOption(frame, ip.l4Off, hlen) ?? 536 };
+      const c: Conn = { ourSeq: (isn + 1) >>> 0, theirNext: (seq + 1) >>> 0, buf: '', answered: false, finSent: false, peerMss: mssOption(frame, ip.l4Off, hlen) ?? 536, ttl: DEFAULT_TTL };
       this.conns.set(key, c);
       return send(isn, c.theirNext, TcpFlag.SYN | TcpFlag.ACK);
     }
-    const c = this.conns.get(key);
+    const c = c0;
     if (!c) return send(v.getUint32(ip.l4Off + T.ack), (seq + payload.length) >>> 0, TcpFlag.RST | TcpFlag.ACK);
     if (payload.length > 0) {
       if (seq !== c.theirNext) return send(c.ourSeq, c.theirNext, TcpFlag.ACK); // out of order: re-ACK what we have
       c.theirNext = (c.theirNext + payload.length) >>> 0;
-      c.buf += dec.decode(payload);
-      if (c.buf.length > MAX_REQUEST) { this.conns.delete(key); return send(c.ourSeq, c.theirNext, TcpFlag.RST | TcpFlag.ACK); }
-      if (!c.answered && c.buf.includes('\r\n\r\n')) {
-        c.answered = true;
-        const body = enc.encode(this.respond(eni, c.buf));
-        const mss = Math.min(MSS, c.peerMss);
-        for (let at = 0; at < body.length; at += mss) {
-          const chunk = body.subarray(at, at + mss);
-          send(c.ourSeq, c.theirNext, TcpFlag.ACK | TcpFlag.PSH, chunk);
-          c.ourSeq = (c.ourSeq + chunk.length) >>> 0;
-        }
-        send(c.ourSeq, c.theirNext, TcpFlag.FIN | TcpFlag.ACK);
-        c.ourSeq = (c.ourSeq + 1) >>> 0;
-        c.finSent = true;
+      if (!c.answered) c.buf += Buffer.from(payload).toString('latin1');
+      const end = c.answered ? -1 : c.buf.indexOf('\r\n\r\n');
+      if (!c.answered && (end > MAX_REQUEST_HEAD || (end < 0 && c.buf.length > MAX_REQUEST_HEAD))) {
+        this.reply(eni, c, send, { status: 400, body: `request head over ${MAX_REQUEST_HEAD} bytes\n`, reject: 'oversize-header', detail: `request head over ${MAX_REQUEST_HEAD} bytes` }, false);
+      } else if (end >= 0) {
+        const parsed = parseRequestHead(c.buf.slice(0, end));
+        const inst = this.o.lookup(eni.config.instanceId);
+        const r: ImdsReply = !parsed.ok ? { status: 400, body: 'malformed HTTP request\n', reject: 'malformed-request', detail: parsed.detail }
+          : inst ? this.responder.answer(parsed.req, inst, eni.config) : { status: 404, body: '', reject: 'unknown-instance', detail: 'no instance for this ENI' };
+        this.reply(eni, c, send, r, parsed.ok && parsed.req.method === 'HEAD');
       } else {
         send(c.ourSeq, c.theirNext, TcpFlag.ACK);
       }
@@ -82,33 +111,37 @@ export class ImdsService implements LinkLocalService {
     }
   }
 
-  /** The HTTP response for one request (status line, headers, body). */
-  respond(eni: Eni, request: string): string {
-    const [head = ''] = request.split('\r\n\r\n');
-    const [line = '', ...hdrLines] = head.split('\r\n');
-    const [method = '', path = ''] = line.split(' ');
-    const hdr = new Map(hdrLines.map((h) => { const i = h.indexOf(':'); return [h.slice(0, i).trim().toLowerCase(), h.slice(i + 1).trim()] as const; }));
-    const now = this.nowMs();
-    if (method === 'PUT' && path === '/latest/api/token') {
-      const ttl = Number(hdr.get('x-aws-ec2-metadata-token-ttl-seconds'));
-      if (!(Number.isInteger(ttl) && ttl >= 1 && ttl <= 21600)) return http(400, 'Bad Request', 'X-aws-ec2-metadata-token-ttl-seconds must be 1-21600\n');
-      const token = randomBytes(32).toString('base64url');
-      this.tokens.set(token, { eniId: eni.config.eniId, expiresMs: now + ttl * 1000 });
-      return http(200, 'OK', token, [`X-Aws-Ec2-Metadata-Token-Ttl-Seconds: ${ttl}`]);
+  /** Send the reply in MSS-sized segments (at the reply's TTL), then FIN: one request per connection. */
+  private reply(eni: Eni, c: Conn, send: (s: number, a: number, flags: number, data?: Uint8Array) => void, r: ImdsReply, head: boolean): void {
+    c.answered = true;
+    c.buf = '';
+    if (r.ttl !== undefined) c.ttl = r.ttl;
+    this.count('requests');
+    this.count(`status.${r.status}`);
+    if (r.reject) this.refused(eni, r.reject, r.detail ?? '');
+    const body = Buffer.from(httpText(r, head), 'utf8');
+    const mss = Math.min(MSS, c.peerMss);
+    for (let at = 0; at < body.length; at += mss) {
+      const chunk = body.subarray(at, at + mss);
+      send(c.ourSeq, c.theirNext, TcpFlag.ACK | TcpFlag.PSH, chunk);
+      c.ourSeq = (c.ourSeq + chunk.length) >>> 0;
     }
-    if (method !== 'GET') return http(405, 'Method Not Allowed', '');
-    const token = hdr.get('x-aws-ec2-metadata-token');
-    if (token !== undefined) {
-      const t = this.tokens.get(token);
-      if (!t || t.eniId !== eni.config.eniId || t.expiresMs <= now) return http(401, 'Unauthorized', '');
-    }
-    const md: Record<string, string> = { 'instance-id': eni.config.instanceId, 'local-ipv4': eni.config.privateIp, mac: eni.config.macAddress };
-    if (path === '/latest/meta-data/' || path === '/latest/meta-data') return http(200, 'OK', Object.keys(md).join('\n'));
-    const leaf = path.startsWith('/latest/meta-data/') ? md[path.slice('/latest/meta-data/'.length)] : undefined;
-    return leaf === undefined ? http(404, 'Not Found', '') : http(200, 'OK', leaf);
+    send(c.ourSeq, c.theirNext, TcpFlag.FIN | TcpFlag.ACK);
+    c.ourSeq = (c.ourSeq + 1) >>> 0;
+    c.finSent = true;
   }
 
-  private segment(eni: Eni, dstPort: number, seq: number, ack: number, flags: number, data: Uint8Array): Uint8Array {
+  private refused(eni: Eni, reason: ImdsRejectReason, detail: string): void {
+    this.count(`rejected.${reason}`);
+    this.log.warn({ event: 'imds-rejected', reason, instanceId: eni.config.instanceId, eniId: eni.config.eniId, detail }, `IMDS refused a request from ${eni.config.instanceId}: ${reason} (${detail})`);
+  }
+
+  private count(name: string): void {
+    this.counters[name] = (this.counters[name] ?? 0) + 1;
+    this.o.metrics?.inc(name);
+  }
+
+  private segment(eni: Eni, dstPort: number, seq: number, ack: number, flags: number, data: Uint8Array, ttl: number): Uint8Array {
     const t = new Uint8Array(TcpHdr.size + data.length);
     const v = new DataView(t.buffer);
     const T = TcpHdr.offset;
@@ -121,12 +154,8 @@ export class ImdsService implements LinkLocalService {
     v.setUint16(T.window, 65535);
     t.set(data, TcpHdr.size);
     v.setUint16(T.checksum, internetChecksum(t, 0, t.length, pseudoHeaderSum(IMDS_ADDR, eni.ip, IpProto.TCP, t.length)));
-    return ethFrame(eni.mac, this.gatewayMac, EtherType.IPV4, ipv4Packet({ src: IMDS_ADDR, dst: eni.ip, proto: IpProto.TCP }, t));
+    return ethFrame(eni.mac, this.o.gatewayMac, EtherType.IPV4, ipv4Packet({ src: IMDS_ADDR, dst: eni.ip, proto: IpProto.TCP, ttl }, t));
   }
-}
-
-function http(status: number, reason: string, body: string, extra: string[] = []): string {
-  return [`HTTP/1.1 ${status} ${reason}`, 'Content-Type: text/plain', `Content-Length: ${enc.encode(body).length}`, 'Connection: close', 'Server: EC2ws', ...extra, '', body].join('\r\n');
 }
 
 /** The MSS option (kind 2) of a SYN, if present. */
