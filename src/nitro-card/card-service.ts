@@ -8,7 +8,7 @@ import type { Logger } from '../common/log.ts';
 import type { MgmtEvent, MgmtReply, MgmtRequest } from '../devices/pcie/link/messages.ts';
 import { CardError, type CardApi } from './mgmt-api.ts';
 import { CardInstance, type LaunchRequest } from './instances.ts';
-import { createNvmeFunction, createVirtioNetFunction, type CardFunction, type FunctionFabric } from './functions.ts';
+import { createEduFunction, createNvmeFunction, createVirtioNetFunction, type CardFunction, type FunctionFabric } from './functions.ts';
 import { VpcDataplane } from './vpc/dataplane.ts';
 import type { CardMetrics } from './metrics.ts';
 import type { PciFunction } from '../devices/pcie/pci-function.ts';
@@ -174,6 +174,7 @@ export class CardService implements CardApi {
         fns.push(f);
       }
       if (req.network) fns.push(this.createEni(req.instanceId, req.network, log));
+      for (const _ of req.devices ?? []) fns.push(createEduFunction(this.fabric, { fn: this.nextFn++, log, metrics: this.opts.metrics }));
       await this.lifecycle.bootVm(inst); // create-vm, assign-vf at slots 3…, iommu-map, start-vm
       log.info({ event: 'instance-launched', functions: inst.functions }, `launched ${req.instanceId} with ${fns.length} function(s)`);
       return inst;

@@ -12,13 +12,14 @@ import { FileBackend } from './ebs/file-backend.ts';
 import type { CardMetrics } from './metrics.ts';
 import { realClock } from '../common/clock.ts';
 import { VirtioNet, type NetBackend } from '../devices/virtio-net/index.ts';
+import { EduDevice } from '../devices/edu/index.ts';
 
 /** Where a function is placed: the card's end of the link, or (legacy mode) the hypervisor (src/hypervisor/legacy-devices.ts). */
 export type FunctionFabric = Pick<CardPort, 'port' | 'registerFunction' | 'unregisterFunction'>;
 
 export interface CardFunction {
   readonly fn: number;
-  readonly kind: 'nvme-ebs' | 'nvme-instance-store' | 'virtio-net';
+  readonly kind: 'nvme-ebs' | 'nvme-instance-store' | 'virtio-net' | 'edu';
   readonly volumeId?: string;
   readonly pci: PciFunction;
   close(): Promise<void>;
@@ -99,6 +100,28 @@ export function createVirtioNetFunction(fabric: FunctionFabric, spec: VirtioNetF
     kind: 'virtio-net',
     pci,
     net,
+    async close() {
+      fabric.unregisterFunction(spec.fn);
+      pci.reset();
+    },
+  };
+}
+
+/** The edu teaching device (docs/labs/edu-device.md), for instances launched with `devices: ['edu']`. */
+export function createEduFunction(fabric: FunctionFabric, spec: { fn: number; log: Logger; metrics: CardMetrics }): CardFunction & { edu: EduDevice } {
+  const log = spec.log.child({ fn: spec.fn, device: 'edu' });
+  const metrics = spec.metrics.scoped('edu');
+  const port = fabric.port(spec.fn);
+  const pci = new PciFunction({ sendMsi: (a, d, v) => port.sendMsi(a, d, v), log, metrics });
+  const edu = new EduDevice({ dma: port.dma, irq: pci.irq, clock: realClock, log: limitDeviceLog(log), metrics });
+  pci.attach(edu);
+  fabric.registerFunction(spec.fn, pci);
+  log.info({ event: 'function-created' }, `fn ${spec.fn}: edu teaching device`);
+  return {
+    fn: spec.fn,
+    kind: 'edu',
+    pci,
+    edu,
     async close() {
       fabric.unregisterFunction(spec.fn);
       pci.reset();

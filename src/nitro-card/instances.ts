@@ -23,6 +23,8 @@ export interface LaunchRequest {
   volumes: VolumeSpec[];
   /** The instance's ENI (a virtio-net function on the VPC data plane); absent = no network. */
   network?: Omit<EniConfig, 'instanceId'>;
+  /** Extra teaching devices, placed after the ENI: 'edu' = the edu device (docs/labs/edu-device.md). */
+  devices?: 'edu'[];
   /** IMDS settings (EC2 MetadataOptions); absent members take EC2's defaults (vpc/imds-options.ts). */
   metadataOptions?: MetadataOptionsInput;
   /** For IMDS and the identity document; absent = the card's defaults (vpc/imds-routes.ts). */
@@ -31,7 +33,7 @@ export interface LaunchRequest {
   accountId?: string;
 }
 
-export interface CardFunctionInfo { fn: number; slot: number; kind: 'nvme-ebs' | 'nvme-instance-store' | 'virtio-net'; volumeId?: string }
+export interface CardFunctionInfo { fn: number; slot: number; kind: 'nvme-ebs' | 'nvme-instance-store' | 'virtio-net' | 'edu'; volumeId?: string }
 
 export interface Transition { at: string; from: InstanceState | null; to: InstanceState; reason: string }
 
