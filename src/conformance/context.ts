@@ -3,6 +3,7 @@
 import type { RootComplex } from '../devices/pcie/link/root-complex.ts';
 import type { CardSession, FnInfo, Launched, MgmtOptions } from './session.ts';
 import { NvmeHost } from './nvme-host.ts';
+import { VirtioHost } from './virtio-host.ts';
 import { RawLink } from './raw-link.ts';
 import { Skip } from './types.ts';
 import { NoMoreConnections } from './connect.ts';
@@ -18,6 +19,7 @@ export interface SuiteOptions {
 export class SuiteContext {
   private ioRc: RootComplex | undefined;
   private nvmeHost: NvmeHost | undefined;
+  private virtioHost: VirtioHost | undefined;
   private readonly raws: RawLink[] = [];
 
   constructor(
@@ -44,8 +46,15 @@ export class SuiteContext {
 
   virtioFn(): FnInfo {
     const f = this.functions.find((x) => x.kind === 'virtio');
-    if (f === undefined) throw new Skip('no virtio function (vendor 0x1AF4) found; our card does not expose virtio-net yet');
+    if (f === undefined) throw new Skip('no virtio function (vendor 0x1AF4) found (with --mgmt the launch asks for one ENI)');
     return f;
+  }
+
+  /** A virtio driver on the first virtio function (fresh guest RAM the first time; each case re-initialises it). */
+  async virtio(): Promise<VirtioHost> {
+    const f = this.virtioFn();
+    this.virtioHost ??= await VirtioHost.attach(await this.io(), f.fn, this.timeoutMs);
+    return this.virtioHost;
   }
 
   /** The shared negotiated connection for function tests. */

@@ -1,16 +1,15 @@
 // A minimal NVMe host driver over the link (specs.md §2.4–§2.7): registers through REGION_READ/WRITE on BAR0,
 // queues and commands in the suite's guest RAM built with the production layouts (src/devices/nvme/regs.ts),
 // completions found by polling the CQ phase tag, MSI-X messages captured from rc.onMsi.
-import { gpa, iova } from '../devices/brand.ts';
-import { readU64Number, viewOf } from '../devices/layout.ts';
-import { walkCapabilities, CapId, MsixCap, MsixControl } from '../devices/pcie/capabilities.ts';
-import { Command, Type0Header } from '../devices/pcie/config-space.ts';
-import { MsixTableEntry } from '../devices/pcie/msix.ts';
 import type { RootComplex } from '../devices/pcie/link/root-complex.ts';
-import { AdminOpc, AQA, CAP, CC, CQES_LOG2, CSTS, Cqe, DOORBELL_BASE, Fid, NvmeRegs, SQES_LOG2, Sqe, writeSqe } from '../devices/nvme/regs.ts';
+import { AdminOpc, AQA, CAP, CC, CQES_LOG2, CSTS, Cqe, DOORBELL_BASE, Fid, NvmeRegs, SQES_LOG2, writeSqe } from '../devices/nvme/regs.ts';
+import { Command } from '../devices/pcie/config-space.ts';
 import { Failure, hex } from './types.ts';
-import { GUEST_BYTES, Gm, MSI_ADDRESS, MSI_DATA_BASE, WINDOW_BYTES, guestRam } from './guest.ts';
+import { Gm } from './guest.ts';
+import { FnHost } from './fn-host.ts';
 import { pollUntil } from './wait.ts';
+
+export type { MsixLayout } from './fn-host.ts';
 
 const R = NvmeRegs.offset;
 const C = Cqe.offset;
@@ -22,8 +21,6 @@ export interface SqeInit {
 
 export interface CqeOut { dw0: number; sqhd: number; sqid: number; cid: number; status16: number; code: number; dnr: boolean }
 
-export interface MsixLayout { capOff: number; size: number; tableBar: number; tableOff: number; pbaBar: number; pbaOff: number }
-
 interface SqState { base: number; size: number; tail: number; cq: CqState }
 interface CqState { base: number; size: number; head: number; phase: number }
 
@@ -34,25 +31,16 @@ export function statusName(code: number): string {
   return `SCT ${(code >> 8) & 7} SC ${hex(code & 0xff, 2)}`;
 }
 
-export class NvmeHost {
-  readonly mem = guestRam();
-  readonly view = viewOf(this.mem);
-  readonly msis: { vector: number; address: number; data: number }[] = [];
+export class NvmeHost extends FnHost {
   capLo = 0;
   capHi = 0;
   private sqs = new Map<number, SqState>();
   private nextCid = 1;
 
-  private constructor(readonly rc: RootComplex, readonly fn: number, readonly timeoutMs: number) {
-    rc.onMsi = (f, address, data, vector) => { if (f === fn) this.msis.push({ vector, address, data }); };
-  }
-
   /** Bind fn to `rc` with fresh guest RAM, map the low window, enable Memory Space and Bus Master. */
   static async attach(rc: RootComplex, fn: number, timeoutMs: number): Promise<NvmeHost> {
     const h = new NvmeHost(rc, fn, timeoutMs);
-    await rc.bind(fn, h.mem);
-    await rc.map(fn, iova(0), gpa(0), WINDOW_BYTES, true);
-    await h.setCommand(Command.MEMORY_SPACE | Command.BUS_MASTER);
+    await h.bindWindow();
     h.capLo = await h.reg(R.CAP);
     h.capHi = await h.reg(R.CAP + 4);
     return h;
@@ -63,7 +51,6 @@ export class NvmeHost {
   /** CAP.TO in ms, bounded by the suite's own limit. */
   get readyTimeoutMs(): number { return Math.min(Math.max(1, (this.capLo >>> CAP.TO_SHIFT) & 0xff) * 500, Math.max(this.timeoutMs, 2000)); }
 
-  async setCommand(v: number): Promise<void> { await this.rc.configWrite(this.fn, Type0Header.offset.command, 2, v); }
   reg(off: number): Promise<number> { return this.rc.barRead(this.fn, 0, off, 4).then((v) => v >>> 0); }
   write(off: number, v: number): void { this.rc.barWrite(this.fn, 0, off, 4, v >>> 0); }
   sqDoorbell(qid: number): number { return DOORBELL_BASE + 2 * qid * this.stride; }
@@ -176,48 +163,4 @@ export class NvmeHost {
     this.write(this.cqDoorbell(qid), cq.head);
     return out;
   }
-
-  /** Find the MSI-X capability and decode its table/PBA placement. */
-  async msixLayout(): Promise<MsixLayout | undefined> {
-    const bytes = new Uint8Array(256);
-    for (let o = 0; o < 256; o += 4) viewOf(bytes).setUint32(o, await this.rc.configRead(this.fn, o, 4), true);
-    const cap = walkCapabilities((o) => bytes[o] ?? 0).find((c) => c.id === CapId.MSIX);
-    if (cap === undefined) return undefined;
-    const v = viewOf(bytes);
-    const ctl = v.getUint16(cap.offset + MsixCap.offset.messageControl, true);
-    const t = v.getUint32(cap.offset + MsixCap.offset.tableOffsetBir, true);
-    const p = v.getUint32(cap.offset + MsixCap.offset.pbaOffsetBir, true);
-    return {
-      capOff: cap.offset, size: (ctl & MsixControl.TABLE_SIZE_MASK) + 1,
-      tableBar: t & MsixControl.BIR_MASK, tableOff: t & ~7, pbaBar: p & MsixControl.BIR_MASK, pbaOff: p & ~7,
-    };
-  }
-
-  /** Program vector n (address, data = MSI_DATA_BASE + n) and its mask. */
-  programVector(l: MsixLayout, n: number, masked: boolean): void {
-    const e = l.tableOff + n * MsixTableEntry.size;
-    const E = MsixTableEntry.offset;
-    this.rc.barWrite(this.fn, l.tableBar, e + E.addressLo, 4, MSI_ADDRESS);
-    this.rc.barWrite(this.fn, l.tableBar, e + E.addressHi, 4, 0);
-    this.rc.barWrite(this.fn, l.tableBar, e + E.data, 4, MSI_DATA_BASE + n);
-    this.rc.barWrite(this.fn, l.tableBar, e + E.vectorControl, 4, masked ? 1 : 0);
-  }
-
-  setVectorMask(l: MsixLayout, n: number, masked: boolean): void {
-    this.rc.barWrite(this.fn, l.tableBar, l.tableOff + n * MsixTableEntry.size + MsixTableEntry.offset.vectorControl, 4, masked ? 1 : 0);
-  }
-
-  async setMsixControl(l: MsixLayout, enable: boolean, functionMask: boolean): Promise<void> {
-    const v = (enable ? MsixControl.ENABLE : 0) | (functionMask ? MsixControl.FUNCTION_MASK : 0);
-    await this.rc.configWrite(this.fn, l.capOff + MsixCap.offset.messageControl, 2, v);
-  }
-
-  async pbaBit(l: MsixLayout, n: number): Promise<boolean> {
-    const w = await this.rc.barRead(this.fn, l.pbaBar, l.pbaOff + Math.floor(n / 32) * 4, 4);
-    return ((w >>> (n % 32)) & 1) === 1;
-  }
-
-  u64(off: number): number { return readU64Number(this.view, off); }
-  /** Guest RAM outside the window, as a snapshot to prove the card did not touch it. */
-  outsideSnapshot(): Uint8Array { return this.mem.slice(WINDOW_BYTES, GUEST_BYTES); }
 }

@@ -19,7 +19,10 @@ export interface FnInfo {
 
 export interface MgmtOptions { url: string; token: string }
 
-export interface Launched { instanceId: string; fns: number[]; error?: string }
+/** The ENI the suite asks for with the launch: the card answers ARP for other subnet addresses (docs/vpc.md). */
+export interface LaunchedNet { eniId: string; mac: string; ip: string; subnetCidr: string; gatewayIp: string }
+
+export interface Launched { instanceId: string; fns: number[]; net: LaunchedNet; error?: string }
 
 export class CardSession {
   readonly mgmtLog: MgmtRequest[] = [];
@@ -55,9 +58,15 @@ export class CardSession {
   async launch(m: MgmtOptions, guestMemBytes: number): Promise<Launched> {
     const suffix = randomBytes(6).toString('hex');
     const instanceId = `i-c0f${suffix}`;
+    const octet = (i: number): string => suffix.slice(2 * i, 2 * i + 2);
+    const net: LaunchedNet = {
+      eniId: `eni-c0f${suffix}`, mac: `02:c0:${octet(0)}:${octet(1)}:${octet(2)}:${octet(3)}`,
+      ip: '10.201.0.10', subnetCidr: '10.201.0.0/24', gatewayIp: '10.201.0.1',
+    };
     const body = {
       instanceId, instanceType: 'conformance.small', vcpus: 1, memMiB: Math.max(1, guestMemBytes >> 20), userData: '',
       volumes: [{ volumeId: `vol-c0f${suffix}`, sizeBytes: 8 << 20, deviceName: '/dev/sdf' }],
+      network: { eniId: net.eniId, macAddress: net.mac, privateIp: net.ip, subnetCidr: net.subnetCidr, vni: 0xc0f, securityGroupIds: [] },
     };
     const res = await fetch(`${m.url.replace(/\/$/, '')}/mgmt/v1/instances`, {
       method: 'POST', headers: { authorization: `Bearer ${m.token}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
@@ -65,7 +74,7 @@ export class CardSession {
     });
     const text = await res.text();
     const fns = this.mgmtLog.flatMap((r) => (r.op === 'assign-vf' && r.vmId === instanceId ? [r.fn] : []));
-    this.launched = res.ok ? { instanceId, fns } : { instanceId, fns, error: `HTTP ${res.status}: ${text}` };
+    this.launched = res.ok ? { instanceId, fns, net } : { instanceId, fns, net, error: `HTTP ${res.status}: ${text}` };
     return this.launched;
   }
 
