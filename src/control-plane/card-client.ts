@@ -6,6 +6,8 @@ import type { CardEndpoint, CardErrorCode, CardInfo, CardInstance, CardLaunchReq
 import type { CardAttachVolumeRequest, CardVolumeAttachment, CardVolumeStats } from './card-contract.ts';
 import { parseVolumeAttachment, parseVolumeDetach, parseVolumeList } from './card-contract.ts';
 import { ContractViolation, parseAttestationDoc, parseCardInfo, parseCardInstance, parseConsoleChunk, parseStateReply } from './card-contract.ts';
+import { parseMetadataOptionsReply } from './card-contract.ts';
+import type { MetadataOptions } from './metadata-options.ts';
 
 export const DEFAULT_CARD_TIMEOUT_MS = 5000;
 const MAX_REPLY_BYTES = 8 * 1024 * 1024;
@@ -101,6 +103,12 @@ export class CardClient {
 
   reboot(instanceId: string): Promise<CardStateReply> {
     return this.#call('reboot', 'POST', `/mgmt/v1/instances/${encodeURIComponent(instanceId)}/reboot`, undefined, 200, sameId(instanceId, parseStateReply));
+  }
+
+  /** ModifyInstanceMetadataOptions on the card; it answers with the options it now enforces. */
+  setMetadataOptions(instanceId: string, options: MetadataOptions): Promise<MetadataOptions> {
+    return this.#call('setMetadataOptions', 'PUT', `/mgmt/v1/instances/${encodeURIComponent(instanceId)}/metadata-options`, options, 200,
+      sameId(instanceId, parseMetadataOptionsReply)).then((r) => r.metadataOptions);
   }
 
   /** Keystrokes or lines for the guest's serial console. */

@@ -11,10 +11,12 @@
 //   POST   /mgmt/v1/instances/:id/console        { data } → { ok }   (keystrokes for the guest's serial console)
 //   POST   /mgmt/v1/instances/:id/stop|start|reboot  → { instanceId, previousState, state }   (src/nitro-card/lifecycle-routes.ts)
 //   GET    /mgmt/v1/attestation?nonce=N          → signed attestation document (docs/trust.md §4)
+//   PUT    /mgmt/v1/instances/:id/metadata-options  MetadataOptions → { instanceId, metadataOptions } (IMDS, docs/vpc.md)
 //   errors: 401 Unauthorized · 404 InstanceNotFound · 400 InvalidParameter · 409 InsufficientCapacity | Conflict |
 //           IncorrectInstanceState
 import { isInstanceStateName } from './instance-state.ts';
 import type { InstanceStateName } from './instance-state.ts';
+import type { MetadataOptions } from './metadata-options.ts';
 
 /** Where a card's management API listens and how to authenticate to it. `hostId` must match what the card reports. */
 export interface CardEndpoint {
@@ -45,6 +47,8 @@ export interface CardLaunchRequest {
   volumes: Array<{ volumeId: string; sizeBytes: number; deviceName: string; deleteOnTermination?: boolean }>;
   /** The instance's ENI (src/control-plane/vpc/vpc-service.ts CardLaunchNetwork); absent = no network. */
   network?: object;
+  /** IMDS settings the card enforces (metadata-options.ts). */
+  metadataOptions?: MetadataOptions;
 }
 
 export interface CardInstance {
@@ -163,6 +167,17 @@ function parseTransitions(v: unknown): CardTransition[] | undefined {
 export function parseStateReply(v: unknown): CardStateReply {
   const o = obj(v, 'instance');
   return { instanceId: str(o, 'instanceId'), state: state(o) };
+}
+
+/** The card's reply to PUT …/metadata-options: the options it now enforces. */
+export function parseMetadataOptionsReply(v: unknown): { instanceId: string; metadataOptions: MetadataOptions } {
+  const o = obj(v, 'metadata options reply');
+  const m = obj(o['metadataOptions'], 'metadataOptions');
+  const httpTokens = m['httpTokens'];
+  const httpEndpoint = m['httpEndpoint'];
+  if (httpTokens !== 'optional' && httpTokens !== 'required') throw new ContractViolation('httpTokens is not optional|required', httpTokens);
+  if (httpEndpoint !== 'enabled' && httpEndpoint !== 'disabled') throw new ContractViolation('httpEndpoint is not enabled|disabled', httpEndpoint);
+  return { instanceId: str(o, 'instanceId'), metadataOptions: { httpTokens, httpEndpoint, httpPutResponseHopLimit: num(m, 'httpPutResponseHopLimit') } };
 }
 
 export function parseCardInstance(v: unknown): CardInstance {

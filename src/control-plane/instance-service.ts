@@ -16,6 +16,7 @@ import { normaliseVolumes } from './volumes.ts';
 import { missedSteps } from './card-transitions.ts';
 import type { VpcService, CardLaunchNetwork } from './vpc/vpc-service.ts';
 import type { VolumeRequest } from './volumes.ts';
+import { DEFAULT_METADATA_OPTIONS, mergeMetadataOptions, type MetadataOptions, type MetadataOptionsInput } from './metadata-options.ts';
 
 export interface LaunchInput {
   instanceType: string;
@@ -26,6 +27,8 @@ export interface LaunchInput {
   securityGroupIds?: readonly string[];
   /** The subnet the ENI's private IP comes from; default: the default VPC's subnet. */
   subnetId?: string;
+  /** IMDS settings (EC2 MetadataOptions); members left out take the defaults. */
+  metadataOptions?: MetadataOptionsInput;
 }
 
 export interface StateChange {
@@ -142,6 +145,7 @@ export class InstanceService {
     const batch: NewInstance[] = placement.map((hostId) => ({
       instanceId: newInstanceId(), instanceType: input.instanceType, hostId, vcpus, memMiB, userData: input.userData,
       volumes: volumes.map((v) => ({ ...v, volumeId: newVolumeId() })),
+      metadataOptions: mergeMetadataOptions(DEFAULT_METADATA_OPTIONS, input.metadataOptions),
     }));
     const nets = new Map<string, CardLaunchNetwork>();
     try {
@@ -167,6 +171,7 @@ export class InstanceService {
           instanceId: n.instanceId, instanceType: n.instanceType, vcpus: n.vcpus, memMiB: n.memMiB, userData: n.userData,
           volumes: n.volumes.map((v) => ({ volumeId: v.volumeId, sizeBytes: v.sizeGiB * GiB, deviceName: v.deviceName, deleteOnTermination: v.deleteOnTermination })),
           ...(nets.has(n.instanceId) ? { network: nets.get(n.instanceId)! } : {}),
+          ...(n.metadataOptions ? { metadataOptions: n.metadataOptions } : {}),
         });
         launched.push(n);
         this.#store.markRefreshed(n.instanceId);
@@ -268,6 +273,17 @@ export class InstanceService {
     if (before.state.name !== 'running') throw incorrectState(instanceId, before.state.name, 'rebooted');
     await this.#cardCall(before, (c) => c.reboot(instanceId));
     return { instanceId, previousState: before.state, currentState: before.state };
+  }
+
+  /** ModifyInstanceMetadataOptions: the card enforces the new options from its next IMDS request; then they are stored. */
+  async modifyMetadataOptions(instanceId: string, input: MetadataOptionsInput): Promise<{ instanceId: string; metadataOptions: MetadataOptions }> {
+    const rec = this.#mustGet(instanceId);
+    const s = rec.state.name;
+    if (s === 'terminated' || s === 'shutting-down') throw incorrectState(instanceId, s, 'modified');
+    const wanted = mergeMetadataOptions(rec.metadataOptions, input);
+    const metadataOptions = await this.#cardCall(rec, (c) => c.setMetadataOptions(instanceId, wanted));
+    this.#store.setMetadataOptions(instanceId, metadataOptions);
+    return { instanceId, metadataOptions };
   }
 
   async #cardCall<T>(rec: InstanceRecord, call: (c: ReturnType<CardRegistry['get']>) => Promise<T>): Promise<T> {

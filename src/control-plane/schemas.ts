@@ -5,6 +5,7 @@ import { INSTANCE_ID_PATTERN, VOLUME_ID_PATTERN } from './ids.ts';
 import type { InstanceStateName } from './instance-state.ts';
 import { DEVICE_NAME_PATTERN, MAX_VOLUME_GIB } from './volumes.ts';
 import { ErrorCatalogue } from './errors.ts';
+import { MetadataOptionsInput, MetadataOptionsSchema } from './metadata-options.ts';
 
 export const MAX_LAUNCH_COUNT = 20;
 export const MAX_USER_DATA_CHARS = 16384;
@@ -59,6 +60,7 @@ export const InstanceSchema = Type.Object({
   subnetId: Type.Optional(Type.String()),
   vpcId: Type.Optional(Type.String()),
   securityGroupIds: Type.Optional(Type.Array(Type.String())),
+  metadataOptions: MetadataOptionsSchema,
 });
 
 export const LaunchBody = Type.Object({
@@ -72,6 +74,7 @@ export const LaunchBody = Type.Object({
   }, { additionalProperties: false }), { maxItems: 11, default: [] })),
   securityGroupIds: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { minItems: 1, maxItems: 5, description: 'Default: the VPC\'s default group' })),
   subnetId: Type.Optional(Type.String({ maxLength: 64, description: 'Default: the default VPC\'s subnet (10.0.0.0/24)' })),
+  metadataOptions: Type.Optional(MetadataOptionsInput),
 }, { additionalProperties: false });
 export type LaunchBody = Static<typeof LaunchBody>;
 

@@ -6,6 +6,8 @@ import { isInstanceStateName } from '../instance-state.ts';
 import type { InstanceStateName } from '../instance-state.ts';
 import { ErrorReply, InstanceIdParams, InstanceSchema, LaunchBody, LaunchReply, ListQuery, ListReply, TerminateReply } from '../schemas.ts';
 import type { InstanceService } from '../instance-service.ts';
+import { Type } from '@fastify/type-provider-typebox';
+import { MetadataOptionsInput, MetadataOptionsSchema } from '../metadata-options.ts';
 
 const errors = { 400: ErrorReply, 404: ErrorReply, 502: ErrorReply, 503: ErrorReply };
 
@@ -32,6 +34,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<{ service: InstanceServic
       instanceType: b.instanceType, count: b.count ?? 1, userData: b.userData ?? '', volumes: b.volumes ?? [],
       ...(b.securityGroupIds !== undefined ? { securityGroupIds: b.securityGroupIds } : {}),
       ...(b.subnetId !== undefined ? { subnetId: b.subnetId } : {}),
+      ...(b.metadataOptions !== undefined ? { metadataOptions: b.metadataOptions } : {}),
     });
     req.log.info({ event: 'launched', instanceIds: instances.map((i) => i.instanceId), hosts: instances.map((i) => i.hostId) }, 'instances launched');
     return reply.code(201).send({ instances });
@@ -50,6 +53,18 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<{ service: InstanceServic
   }, async (req) => {
     const out = await service.terminate(checkId(req.params.id));
     req.log.info({ event: 'terminated', instanceId: out.instanceId }, 'instance terminated');
+    return out;
+  });
+
+  app.put('/v1/instances/:id/metadata-options', {
+    schema: {
+      tags: ['instances'], summary: 'Modify the instance\'s IMDS options (EC2 ModifyInstanceMetadataOptions); members left out are kept',
+      params: InstanceIdParams, body: MetadataOptionsInput,
+      response: { 200: Type.Object({ instanceId: Type.String(), metadataOptions: MetadataOptionsSchema }), ...errors, 409: ErrorReply },
+    },
+  }, async (req) => {
+    const out = await service.modifyMetadataOptions(checkId(req.params.id), req.body);
+    req.log.info({ event: 'metadata-options-modified', ...out }, 'instance metadata options modified');
     return out;
   });
 

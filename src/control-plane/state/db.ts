@@ -101,6 +101,11 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'instance metadata options (IMDS: httpTokens, hop limit, endpoint) as JSON; NULL = the defaults',
+    sql: 'ALTER TABLE instances ADD COLUMN metadata_options TEXT;',
+  },
 ];
 
 /** Open (creating if needed) the store under `dataDir`; `':memory:'` opens a throwaway in-memory store. */

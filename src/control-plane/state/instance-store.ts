@@ -2,6 +2,7 @@
 import type { Db } from './db.ts';
 import { instanceState, isFinalState, INSTANCE_STATE_CODES } from '../instance-state.ts';
 import type { InstanceState, InstanceStateName } from '../instance-state.ts';
+import { parseStoredMetadataOptions, type MetadataOptions } from '../metadata-options.ts';
 
 export type VolumeState = 'in-use' | 'available' | 'deleted';
 
@@ -31,6 +32,8 @@ export interface InstanceRecord {
   stateReason: string | null;
   launchTime: string;
   userData: string;
+  /** IMDS settings (EC2 MetadataOptions). */
+  metadataOptions: MetadataOptions;
   volumes: VolumeRecord[];
   transitions: StateTransition[];
   /** Last time the card confirmed the state; null if it never has. */
@@ -45,11 +48,13 @@ export interface NewInstance {
   memMiB: number;
   userData: string;
   volumes: Array<{ volumeId: string; sizeGiB: number; deviceName: string; deleteOnTermination: boolean }>;
+  /** Absent = the defaults. */
+  metadataOptions?: MetadataOptions;
 }
 
 interface InstanceRow {
   id: string; instance_type: string; host_id: string; vcpus: number; mem_mib: number; state_name: InstanceStateName;
-  state_reason: string | null; launch_time: string; user_data: string; refreshed_at: string | null;
+  state_reason: string | null; launch_time: string; user_data: string; refreshed_at: string | null; metadata_options: string | null;
 }
 interface VolumeRow {
   id: string; size_gib: number; device_name: string; delete_on_termination: number; state: VolumeState; created_at: string;
@@ -80,6 +85,7 @@ export class InstanceStore {
       for (const n of batch) {
         const next = (seq.get() as { s: number }).s + 1;
         ins.run(n.instanceId, next, n.instanceType, n.hostId, n.vcpus, n.memMiB, at, n.userData);
+        if (n.metadataOptions) this.setMetadataOptions(n.instanceId, n.metadataOptions); // a separate statement: the column is from migration 3
         tr.run(n.instanceId, at);
         for (const v of n.volumes) vol.run(v.volumeId, n.instanceId, v.sizeGiB, v.deviceName, v.deleteOnTermination ? 1 : 0, at);
       }
@@ -137,6 +143,11 @@ export class InstanceStore {
     return rec;
   }
 
+  /** ModifyInstanceMetadataOptions: store what the card now enforces. */
+  setMetadataOptions(instanceId: string, options: MetadataOptions): void {
+    this.#db.prepare('UPDATE instances SET metadata_options = ? WHERE id = ?').run(JSON.stringify(options), instanceId);
+  }
+
   /** Note that the card confirmed the stored state just now. */
   markRefreshed(instanceId: string): void {
     this.#db.prepare('UPDATE instances SET refreshed_at = ? WHERE id = ?').run(this.#now(), instanceId);
@@ -163,6 +174,7 @@ export class InstanceStore {
       stateReason: row.state_reason,
       launchTime: row.launch_time,
       userData: row.user_data,
+      metadataOptions: parseStoredMetadataOptions(row.metadata_options),
       volumes: vols.map((v) => ({
         volumeId: v.id, sizeGiB: v.size_gib, deviceName: v.device_name,
         deleteOnTermination: v.delete_on_termination === 1, state: v.state, createTime: v.created_at,

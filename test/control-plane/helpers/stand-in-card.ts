@@ -16,6 +16,8 @@ export interface StandInInstance {
   stateReason: string | null;
   launchedAt: string;
   console: string;
+  /** As the launch request or the last PUT …/metadata-options sent them. */
+  metadataOptions?: unknown;
 }
 
 export interface StandInOptions {
@@ -148,9 +150,16 @@ export class StandInCard {
       this.instances.set(id, {
         instanceId: id, instanceType: String(body['instanceType']), vcpus, memMiB, userData: String(body['userData']),
         volumes: body['volumes'] as StandInInstance['volumes'], state: this.bootImmediately ? 'running' : 'pending', stateReason: null,
-        launchedAt: new Date().toISOString(), console: '',
+        launchedAt: new Date().toISOString(), console: '', metadataOptions: body['metadataOptions'],
       });
       return [201, { instanceId: id, state: this.instances.get(id)?.state }];
+    }
+    const mo = /^\/mgmt\/v1\/instances\/([^/]+)\/metadata-options$/.exec(p);
+    if (mo && method === 'PUT') {
+      const i = this.instances.get(mo[1]!);
+      if (!i) return [404, { code: 'InstanceNotFound', message: `no ${mo[1]}` }];
+      i.metadataOptions = body;
+      return [200, { instanceId: i.instanceId, metadataOptions: body }];
     }
     const m = /^\/mgmt\/v1\/instances\/([^/]+)(\/console)?$/.exec(p);
     const inst = m?.[1] !== undefined ? this.instances.get(m[1]) : undefined;
