@@ -9,8 +9,8 @@ export const EduIdentity = {
   SUBSYSTEM_VENDOR_ID: 0x1d0f,
   SUBSYSTEM_ID: 0xed00,
   REVISION_ID: 0x01,
-  /** 0x00FF00: base class FFh "unassigned", as QEMU's edu; no OS driver binds it by class. */
-  CLASS_CODE: 0x00ff00,
+  /** Base class FFh (device does not fit a defined class), sub 00, prog-if 00: no OS driver binds it by class. */
+  CLASS_CODE: 0xff0000,
 } as const;
 
 /** BAR0 register block, 32-bit registers (offsets follow from the order; `rsvd*` read 0, ignore writes). */

@@ -11,6 +11,7 @@ import { NvmeDriver } from './nvme/driver.ts';
 import type { NvmeOptions } from './nvme/controller.ts';
 import { NetStack, type NetStackOptions } from './net/stack.ts';
 import { VirtioNetDriver } from './virtio/driver.ts';
+import { EduDriver } from './edu/driver.ts';
 import type { DriverInstance, KernelServices, PciDriver } from './services.ts';
 import type { GuestPlatform } from './platform.ts';
 import { allCommands } from './commands/index.ts';
@@ -62,7 +63,7 @@ export class GuestKernel implements KernelServices {
     this.pci = new PciBus(platform, this.log);
     this.nvme = new NvmeDriver(opts.nvme ?? {});
     this.net = new NetStack(platform, this.log, opts.net);
-    this.drivers = [...(opts.drivers ?? []), this.nvme, new VirtioNetDriver(this.net)];
+    this.drivers = [...(opts.drivers ?? []), this.nvme, new VirtioNetDriver(this.net), new EduDriver()];
     this.shell = new Shell(this, allCommands);
     this.halted = new Promise((r) => { this.halt = r; });
     this.irqs.onHandlerError = (v, owner, err) => this.log.err(`irq ${v} (${owner}): handler failed: ${String(err)}`);
@@ -92,6 +93,8 @@ export class GuestKernel implements KernelServices {
     const kib = (pages: number): number => (pages * PAGE_SIZE) / 1024;
     this.log.info(`Memory: ${kib(this.pages.freePages)}K/${kib(this.pages.totalPages)}K available (${kib(this.pages.firstPage)}K reserved)`);
     p.onInterrupt((v) => this.irqs.dispatch(v));
+    // PCIe surprise removal / hot-add of the card's functions (pciehp-like): NVMe controllers reset and wait for them.
+    p.onLinkChange?.((up) => { for (const c of this.nvme.controllers) c.linkChanged(up); });
     this.log.info(`PCI: probing bus 00, ${p.slots} slots`);
     const devices = await this.pci.scan();
     for (const dev of devices) await this.bind(dev);

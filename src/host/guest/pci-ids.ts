@@ -21,6 +21,7 @@ const DEVICES: Readonly<Record<string, string>> = {
   '1af4:1041': 'Virtio 1.0 network device',
   '1af4:1042': 'Virtio 1.0 block device',
   '1b36:0010': 'QEMU NVM Express Controller',
+  '1d0f:ed00': 'nitrolab edu teaching device',
 };
 
 /** Class names by (base << 8 | sub), as lspci prints them. */

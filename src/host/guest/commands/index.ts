@@ -14,8 +14,9 @@ import { nc } from './nc.ts';
 import { ping } from './ping.ts';
 import { udpPerf } from './udp-perf.ts';
 import { chaos } from './chaos.ts';
+import { edu } from './edu.ts';
 
 export const allCommands: readonly ShellCommand[] = [
   ...basicCommands, ...fileCommands, lspci, lsblk, nvme, ddCommand, fio, cpuBench,
-  ip, ping, udpPerf, curl, nc, chaos,
+  ip, ping, udpPerf, curl, nc, chaos, edu,
 ];
