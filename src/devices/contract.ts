@@ -75,7 +75,24 @@ export interface DeviceContext {
 export interface BarRegion {
   read(offset: number, size: 1 | 2 | 4): number;
   write(offset: number, size: 1 | 2 | 4, value: number): void;
+  /** Optional: a 4-byte doorbell write that carries the entries it announces (the link's DOORBELL_PUSH, ENA LLQ
+   *  style). Returns null when taken, or why the whole push was refused (the doorbell is then not applied). */
+  push?(p: PushedEntries): PushRefusal | null;
 }
+
+/** Entries pushed with a doorbell write: `count` entries of `entrySize` bytes for queue slots `start`, `start`+1, …
+ *  `entries` is a view the device must copy from before returning. */
+export interface PushedEntries {
+  readonly offset: number;
+  readonly value: number;
+  readonly start: number;
+  readonly count: number;
+  readonly entrySize: number;
+  readonly entries: Uint8Array;
+}
+
+/** Why a device refused a push: the frame does not fit the queue, or the queue does not take pushes. */
+export interface PushRefusal { readonly kind: 'malformed' | 'not-enabled'; readonly reason: string }
 
 /** A BAR a device declares: its size (power of two), kind, and the region behind it. */
 export interface BarDecl {

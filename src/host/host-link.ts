@@ -59,6 +59,8 @@ export async function openHostLink(cfg: WorkerLink, hooks: HostLinkHooks): Promi
     configWrite: (fn, off, size, v) => (diverted?.has(fn) ? diverted.configWrite(fn, off, size, v) : account(() => rc.configWrite(fn, off, size, v))),
     barRead: (fn, bar, off, size) => (diverted?.has(fn) ? diverted.barRead(fn, bar, off, size) : account(() => rc.barRead(fn, bar, off, size))),
     barWrite: (fn, bar, off, size, v) => (diverted?.has(fn) ? diverted.barWrite(fn, bar, off, size, v) : account(() => rc.barWrite(fn, bar, off, size, v))),
+    barPush: (fn, bar, off, v, start, entrySize, entries) => (diverted?.has(fn) ? diverted.barWrite(fn, bar, off, 4, v)
+      : account(() => rc.barPush(fn, bar, off, v, start, entrySize, entries))),
     bind: (fn, memory) => rc.bind(fn, memory),
     unbind: (fn) => rc.unbind(fn),
     map: (fn, iova, gpa, size, write) => rc.map(fn, iova as Iova, gpa as Gpa, size, write),

@@ -9,6 +9,8 @@ export interface FunctionAccess {
   configWrite(fn: number, off: number, size: 1 | 2 | 4, value: number): Promise<void>;
   barRead(fn: number, bar: number, off: number, size: 1 | 2 | 4): Promise<number>;
   barWrite(fn: number, bar: number, off: number, size: 1 | 2 | 4, value: number): void;
+  /** Optional: a posted doorbell write carrying the entries it announces (DOORBELL_PUSH). */
+  barPush?(fn: number, bar: number, off: number, value: number, start: number, entrySize: number, entries: Uint8Array): void;
 }
 
 const ALL_ONES = { 1: 0xff, 2: 0xffff, 4: 0xffff_ffff } as const;
@@ -96,6 +98,16 @@ export class VmPlatform implements GuestPlatform {
     const fn = this.slotToFn.get(slot);
     if (fn === undefined || this.stopped) return;
     this.link.barWrite(fn, bar, off, size, value);
+  }
+
+  /** A doorbell with pushed entries, where the link carries them; otherwise (e.g. legacy mode's trapped functions)
+   *  the plain doorbell write, and the device fetches the entries by DMA. */
+  mmioPush(slot: number, bar: number, off: number, value: number, start: number, entrySize: number, entries: Uint8Array): void {
+    this.counters.mmioWrites++;
+    const fn = this.slotToFn.get(slot);
+    if (fn === undefined || this.stopped) return;
+    if (this.link.barPush !== undefined) this.link.barPush(fn, bar, off, value, start, entrySize, entries);
+    else this.link.barWrite(fn, bar, off, 4, value);
   }
 
   onInterrupt(handler: (vector: number) => void): void { this.irqHandler = handler; }

@@ -3,21 +3,23 @@
 // run of new CQEs with one DMA write, then raise the CQ's MSI-X vector (coalesced per Feature 08h).
 // Back-pressure: a SQ is fetched only while its CQ has a free slot for every command already in flight, so a
 // completion never finds the CQ full; the fetch resumes when the host rings the CQ head doorbell.
-import { DmaFault, type DeviceContext } from '../contract.ts';
+import { DmaFault, type DeviceContext, type PushedEntries, type PushRefusal } from '../contract.ts';
 import type { Iova } from '../brand.ts';
 import { eventDw0 } from './aer.ts';
 import { type Command, CommandPool } from './command.ts';
 import { executeAdmin } from './commands/admin.ts';
 import { executeIo } from './commands/io.ts';
-import { ADMIN_CMD_METRIC, IO_CMD_METRIC, Metric, statusMetric } from './metrics.ts';
+import { ADMIN_CMD_METRIC, IO_CMD_METRIC, Metric, QueueStats, statusMetric } from './metrics.ts';
 import type { NvmeController } from './nvme.ts';
-import { CompletionQueue, SQ_FETCH_BATCH, SubmissionQueue } from './queue.ts';
+import { CompletionQueue, PushedSlots, SQ_FETCH_BATCH, SubmissionQueue } from './queue.ts';
 import { AsyncErrorInfo, Cqe, Sqe } from './regs.ts';
 import { Sc, isMediaError } from './status.ts';
 
 export class QueueEngine {
   private readonly ctx: DeviceContext;
   private readonly pool = new CommandPool();
+  /** I/O queue statistics (vendor log page C0h); kept across controller resets, like the SMART counters. */
+  readonly qstats = new QueueStats();
   /** Commands executing (parked AERs excluded). */
   private running = 0;
   private idleWaiters: (() => void)[] = [];
@@ -96,6 +98,28 @@ export class QueueEngine {
     if (!sq.fetching) void this.processSq(sq, traced);
   }
 
+  /** An SQ tail doorbell that carries the SQEs it announces (DOORBELL_PUSH; vendor feature C0h on). The entries are
+   *  kept by slot and taken by the fetch instead of a DMA read. A push that does not start at the SQ's tail is
+   *  stale: its entries are dropped and the doorbell works as a plain one (the fetch reads guest memory). Slots the
+   *  push does not cover are fetched by DMA too. A push that cannot be right is refused whole. */
+  pushSqDoorbell(qid: number, p: PushedEntries): PushRefusal | null {
+    const sq = this.c.sqs[qid];
+    if (qid === 0 || sq === undefined || !this.c.features.push) return { kind: 'not-enabled', reason: `SQ${qid} does not take pushed entries` };
+    if (p.entrySize !== Sqe.size) return { kind: 'malformed', reason: `pushed entries of ${p.entrySize} bytes, SQEs are ${Sqe.size}` };
+    if (p.value >= sq.size || p.start >= sq.size) return { kind: 'malformed', reason: `SQ${qid} tail ${p.value} / start ${p.start} beyond size ${sq.size}` };
+    const span = (p.value - p.start + sq.size) % sq.size;
+    if (p.count > span) return { kind: 'malformed', reason: `${p.count} entries pushed for slots ${p.start}..${p.value} (${span})` };
+    this.qstats.pushFrames++;
+    if (p.start !== sq.tail) {
+      this.qstats.pushStale++;
+      this.ctx.metrics.inc(Metric.PUSH_STALE);
+    } else {
+      (sq.pushed ??= new PushedSlots(sq.size)).store(p.start, p.count, p.entries);
+    }
+    this.ringSqDoorbell(qid, p.value);
+    return null;
+  }
+
   ringCqDoorbell(qid: number, value: number): void {
     const cq = this.c.cqs[qid];
     if (cq === undefined) { this.c.invalidDoorbell(qid, true, value, AsyncErrorInfo.INVALID_DOORBELL_REGISTER); return; }
@@ -120,8 +144,11 @@ export class QueueEngine {
           if (sq.pending() > 0) this.ctx.metrics.inc(Metric.CQ_HELD);
           return;
         }
+        const pushed = sq.pushed;
+        if (pushed !== null && pushed.valid[sq.head] === 1) { this.takePushed(sq, pushed, n, gen, traced); continue; }
+        const run = pushed === null ? n : pushed.missingRun(sq.head, n);
         const addr = sq.base + sq.head * Sqe.size;
-        const bytes = n * Sqe.size;
+        const bytes = run * Sqe.size;
         try {
           await this.ctx.dma.read(addr as Iova, bytes === sq.fetchBuf.byteLength ? sq.fetchBuf : sq.fetchBuf.subarray(0, bytes));
         } catch (e) {
@@ -131,9 +158,12 @@ export class QueueEngine {
           return;
         }
         if (sq.deleted || gen !== this.c.gen) return;
-        if (traced) this.c.trace('desc-dma', `SQ${sq.id} fetch ${n} SQE @0x${addr.toString(16)}`);
-        this.ctx.metrics.inc(Metric.SQE_FETCHED, n);
-        for (let i = 0; i < n; i++) {
+        if (traced) this.c.trace('desc-dma', `SQ${sq.id} fetch ${run} SQE @0x${addr.toString(16)}`);
+        this.ctx.metrics.inc(Metric.SQE_FETCHED, run);
+        this.ctx.metrics.inc(Metric.SQ_DMA_READS);
+        if (sq.id !== 0) { this.qstats.ioSqDmaReads++; this.qstats.ioSqeDmaFetched += run; }
+        pushed?.valid.fill(0, sq.head, sq.head + run); // a push over these slots could only come from an overrun ring
+        for (let i = 0; i < run; i++) {
           const cmd = this.pool.take();
           cmd.load(sq.fetchView, i * Sqe.size, sq.id, gen);
           cmd.traced = traced;
@@ -145,6 +175,23 @@ export class QueueEngine {
     } finally {
       sq.fetching = false;
     }
+  }
+
+  /** Start the pushed SQEs from the head on (at most `n`): no DMA read. */
+  private takePushed(sq: SubmissionQueue, pushed: PushedSlots, n: number, gen: number, traced: boolean): void {
+    let k = 0;
+    while (k < n && pushed.valid[sq.head] === 1) {
+      pushed.valid[sq.head] = 0;
+      const cmd = this.pool.take();
+      cmd.load(pushed.view, sq.head * Sqe.size, sq.id, gen);
+      cmd.traced = traced;
+      sq.head = sq.head + 1 === sq.size ? 0 : sq.head + 1;
+      this.start(cmd, sq);
+      k++;
+    }
+    if (traced) this.c.trace('desc-dma', `SQ${sq.id} took ${k} pushed SQE`);
+    this.qstats.sqePushed += k;
+    this.ctx.metrics.inc(Metric.SQE_PUSHED, k);
   }
 
   private start(cmd: Command, sq: SubmissionQueue): void {
@@ -249,6 +296,7 @@ export class QueueEngine {
     }
     if (written > 0 && !cq.deleted) {
       this.ctx.metrics.inc(Metric.CQE_POSTED, written);
+      if (cq.id !== 0) this.qstats.ioCqePosted += written;
       this.signal(cq, written);
     }
   }
@@ -280,6 +328,7 @@ export class QueueEngine {
     cq.cancelTimer = null;
     if (cq.traced) { this.c.trace('msix', `CQ${cq.id} vector ${cq.iv}`); cq.traced = false; }
     this.ctx.metrics.inc(Metric.INTERRUPTS);
+    if (cq.id !== 0) this.qstats.ioInterrupts++;
     this.ctx.irq.raise(cq.iv);
   }
 }

@@ -1,7 +1,7 @@
 // Log pages (NVMe Base 1.4 §5.14.1; specs.md §2.8): Error Information (01h), SMART / Health (02h), Firmware Slot
 // (03h), Changed Namespace List (04h), and the EBS statistics page (D0h, reference/nitro.md §3.2).
 import { defineStruct, viewOf, writeU64Number } from '../layout.ts';
-import type { HealthCounters, IoStats } from './metrics.ts';
+import type { HealthCounters, IoStats, QueueStats } from './metrics.ts';
 import { HISTOGRAM_BINS, binLower, binUpper } from './metrics.ts';
 import { putAscii } from './identify.ts';
 
@@ -151,4 +151,24 @@ export function buildEbsStatsLog(s: IoStats, out: Uint8Array): number {
   putHistogram(v, O.readHistogram, s.readHistogram);
   putHistogram(v, O.writeHistogram, s.writeHistogram);
   return EbsStatsLog.size;
+}
+
+/** Vendor log page C0h (nitrolab): how I/O SQEs reached the controller and how often it interrupted, all u64. */
+export const QueueStatsLog = defineStruct('NitrolabQueueStatsLog', [
+  ['ioSqDmaReads', 'u64'], ['ioSqeDmaFetched', 'u64'], ['sqePushed', 'u64'], ['pushFrames', 'u64'],
+  ['pushStale', 'u64'], ['ioCqePosted', 'u64'], ['ioInterrupts', 'u64'], ['rsvd56', { bytes: 456 }],
+] as const, 512);
+
+export function buildQueueStatsLog(s: QueueStats, out: Uint8Array): number {
+  out.fill(0, 0, QueueStatsLog.size);
+  const v = viewOf(out);
+  const O = QueueStatsLog.offset;
+  writeU64Number(v, O.ioSqDmaReads, s.ioSqDmaReads);
+  writeU64Number(v, O.ioSqeDmaFetched, s.ioSqeDmaFetched);
+  writeU64Number(v, O.sqePushed, s.sqePushed);
+  writeU64Number(v, O.pushFrames, s.pushFrames);
+  writeU64Number(v, O.pushStale, s.pushStale);
+  writeU64Number(v, O.ioCqePosted, s.ioCqePosted);
+  writeU64Number(v, O.ioInterrupts, s.ioInterrupts);
+  return QueueStatsLog.size;
 }

@@ -102,4 +102,23 @@ export const Metric = {
   CONTROLLER_FATAL: 'nvme.controller_fatal',
   ENABLE_FAILED: 'nvme.enable_failed',
   CQ_HELD: 'nvme.cq_held',
+  SQ_DMA_READS: 'nvme.sq_dma_reads',
+  SQE_PUSHED: 'nvme.sqe_pushed',
+  PUSH_STALE: 'nvme.push_stale',
 } as const;
+
+/** How SQEs reached the controller and how often it interrupted (vendor log page C0h, QueueStatsLog). I/O queues
+ *  only: the admin SQ is always fetched by DMA. */
+export class QueueStats {
+  /** DMA reads that fetched I/O SQEs, and the SQEs they fetched. */
+  ioSqDmaReads = 0;
+  ioSqeDmaFetched = 0;
+  /** SQEs taken from DOORBELL_PUSH frames; push frames taken; pushes whose start slot was not the SQ tail (their
+   *  entries were dropped and fetched by DMA instead). */
+  sqePushed = 0;
+  pushFrames = 0;
+  pushStale = 0;
+  /** I/O completions posted, and the I/O CQ interrupts raised for them. */
+  ioCqePosted = 0;
+  ioInterrupts = 0;
+}

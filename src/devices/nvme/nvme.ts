@@ -1,7 +1,7 @@
 // The NVMe controller as a PCI device model (NVMe Base 1.4 §3, §7; specs.md §2): BAR0 registers through a table,
 // the CC.EN / CSTS.RDY and CC.SHN / CSTS.SHST handshakes, doorbells, namespaces and asynchronous events.
 // The queue engine (fetch, run, complete, interrupt) lives in engine.ts; commands live in commands/.
-import type { BarDecl, BarRegion, DeviceContext, PciDeviceModel, PciIdentity, TraceEvent } from '../contract.ts';
+import type { BarDecl, BarRegion, DeviceContext, PciDeviceModel, PciIdentity, PushedEntries, PushRefusal, TraceEvent } from '../contract.ts';
 import type { BlockBackend } from './backend.ts';
 import { AsyncEvents, type AsyncEvent } from './aer.ts';
 import { BufferPool } from './buffers.ts';
@@ -158,7 +158,7 @@ export class NvmeController implements PciDeviceModel {
     this.engine = new QueueEngine(this);
     this.bootNs = ctx.clock.nowNs();
     this.regTable = this.buildRegisterTable();
-    const region: BarRegion = { read: (o, s) => this.readBar0(o, s), write: (o, s, v) => this.writeBar0(o, s, v) };
+    const region: BarRegion = { read: (o, s) => this.readBar0(o, s), write: (o, s, v) => this.writeBar0(o, s, v), push: (p) => this.pushDoorbell(p) };
     this.bars = [{ index: 0, size: BAR0_SIZE, is64: true, prefetchable: false, region }];
   }
 
@@ -348,6 +348,18 @@ export class NvmeController implements PciDeviceModel {
     }
     if (isCq) this.engine.ringCqDoorbell(qid, value);
     else this.engine.ringSqDoorbell(qid, value);
+  }
+
+  /** DOORBELL_PUSH: an SQ tail doorbell with the SQEs it announces (engine.pushSqDoorbell; vendor feature C0h). */
+  private pushDoorbell(p: PushedEntries): PushRefusal | null {
+    const stride = 4 << this.dstrd;
+    const rel = p.offset - DOORBELL_BASE;
+    if (rel < 0 || p.offset >= MSIX_TABLE_OFFSET || rel % stride !== 0 || ((rel / stride) & 1) === 1) {
+      return { kind: 'malformed', reason: `BAR0 offset 0x${p.offset.toString(16)} is not an SQ tail doorbell` };
+    }
+    if (!this.isReady() || this.shst() !== SHST.NORMAL || (this.csts & CSTS.CFS) !== 0) return { kind: 'not-enabled', reason: 'controller not ready' };
+    this.ctx.metrics.inc(Metric.DOORBELLS);
+    return this.engine.pushSqDoorbell(rel / stride / 2, p);
   }
 
   /** An invalid doorbell write: an Error asynchronous event naming the Error Information log, never a throw. */

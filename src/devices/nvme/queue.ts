@@ -27,6 +27,8 @@ export class SubmissionQueue {
   readonly inflight = new Map<number, Command>();
   /** Resolves a pending Delete I/O SQ once `inflight` drains. */
   drained: (() => void) | null = null;
+  /** SQEs pushed with the doorbell (DOORBELL_PUSH), by slot, until fetched; allocated on the first push. */
+  pushed: PushedSlots | null = null;
   /** Fetch buffer: up to SQ_FETCH_BATCH entries. */
   readonly fetchBuf: Uint8Array;
   readonly fetchView: DataView;
@@ -44,6 +46,36 @@ export class SubmissionQueue {
   /** Entries submitted but not fetched. */
   pending(): number {
     return (this.tail - this.head + this.size) % this.size;
+  }
+}
+
+/** The controller's copy of pushed SQEs (like ENA LLQ device memory): one 64-byte slot per SQ entry and a flag
+ *  saying the slot holds the entry the host pushed for it. A fetch takes flagged slots instead of reading guest
+ *  memory, and clears the flag. */
+export class PushedSlots {
+  readonly bytes: Uint8Array;
+  readonly view: DataView;
+  readonly valid: Uint8Array;
+
+  constructor(readonly size: number) {
+    this.bytes = new Uint8Array(size * Sqe.size);
+    this.view = viewOf(this.bytes);
+    this.valid = new Uint8Array(size);
+  }
+
+  /** Copy `count` entries for slots start, start+1, … (wrapping). */
+  store(start: number, count: number, entries: Uint8Array): void {
+    for (let i = 0, slot = start; i < count; i++, slot = slot + 1 === this.size ? 0 : slot + 1) {
+      this.bytes.set(entries.subarray(i * Sqe.size, (i + 1) * Sqe.size), slot * Sqe.size);
+      this.valid[slot] = 1;
+    }
+  }
+
+  /** Slots from `head` (at most `max`) that hold no pushed entry: one DMA read fetches them. */
+  missingRun(head: number, max: number): number {
+    let n = 0;
+    while (n < max && this.valid[head + n] !== 1) n++;
+    return n;
   }
 }
 

@@ -184,6 +184,9 @@ export const Fid = {
   INTERRUPT_VECTOR_CONFIG: 0x09,
   ASYNC_EVENT_CONFIG: 0x0b,
   TIMESTAMP: 0x0e,
+  /** Vendor specific (nitrolab): Submission Push. CDW11 bit 0 = the I/O SQs take SQEs pushed with their tail
+   *  doorbell (the link's DOORBELL_PUSH); docs/link-protocol.md §4.1. */
+  SUBMISSION_PUSH: 0xc0,
 } as const;
 
 /** Log page identifiers. */
@@ -193,6 +196,8 @@ export const Lid = {
   FIRMWARE_SLOT: 0x03,
   CHANGED_NS_LIST: 0x04,
   EBS_STATS: 0xd0,
+  /** Vendor specific (nitrolab): queue statistics — SQ fetch DMA reads, pushed SQEs, interrupts (QueueStatsLog). */
+  QUEUE_STATS: 0xc0,
 } as const;
 
 /** Identify CNS values implemented. */

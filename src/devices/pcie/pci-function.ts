@@ -1,6 +1,6 @@
 // The PCI function model: wraps a PciDeviceModel with config space, BAR decoding, MSI-X and FLR; the link drives it
 // (specs.md §1.1–1.5).
-import type { BarDecl, DeviceLog, DeviceMetrics, IrqPort, PciDeviceModel } from '../contract.ts';
+import type { BarDecl, DeviceLog, DeviceMetrics, IrqPort, PciDeviceModel, PushedEntries, PushRefusal } from '../contract.ts';
 import {
   Command, ConfigSpace, CONFIG_SPACE_SIZE, defineType0Header, touches, Type0Header,
 } from './config-space.ts';
@@ -155,6 +155,17 @@ export class PciFunction {
       return;
     }
     slot.decl.region.write(offset, size, size === 4 ? value >>> 0 : value & allOnes(size));
+  }
+
+  /** A doorbell write carrying pushed entries (DOORBELL_PUSH): to the BAR region's `push`, if it takes pushes. */
+  barPush(bar: number, p: PushedEntries): PushRefusal | null {
+    const slot = this.checkBar(bar, p.offset, 4, 'write');
+    if (!slot) return { kind: 'not-enabled', reason: `BAR${bar} offset 0x${p.offset.toString(16)} is not decoded` };
+    const push = slot.decl.region.push;
+    if (push === undefined || (this.msix && p.offset >= slot.tableStart && p.offset < slot.msixEnd)) {
+      return { kind: 'not-enabled', reason: `BAR${bar} offset 0x${p.offset.toString(16)} takes no pushed entries` };
+    }
+    return push.call(slot.decl.region, p);
   }
 
   /** Function-level reset: config space and MSI-X back to reset values, then the model's own reset. */

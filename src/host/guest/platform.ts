@@ -14,6 +14,10 @@ export interface GuestPlatform {
   mmioRead(slot: number, bar: number, off: number, size: 1 | 2 | 4): Promise<number>;
   /** A posted MMIO write (doorbells): returns at once, ordered with later MMIO accesses to the same device. */
   mmioWrite(slot: number, bar: number, off: number, size: 1 | 2 | 4, value: number): void;
+  /** Optional: a posted 4-byte doorbell write that carries the `entries` (count × entrySize bytes, for queue slots
+   *  `start`…) it announces, so the device need not DMA-read them (the link's DOORBELL_PUSH). Absent where the path
+   *  to the device cannot carry it; a driver then uses mmioWrite. */
+  mmioPush?(slot: number, bar: number, off: number, value: number, start: number, entrySize: number, entries: Uint8Array): void;
   /** An MSI arrived; `vector` is the MSI data the guest programmed. */
   onInterrupt(handler: (vector: number) => void): void;
   consoleWrite(text: string): void;

@@ -25,6 +25,8 @@ export class FeatureState {
   coalescing = 0;
   /** Interrupt Vector Configuration: vectors with Coalescing Disable set. */
   readonly coalescingDisabled = new Set<number>();
+  /** Submission Push (vendor FID C0h): I/O SQs take SQEs pushed with their doorbell. */
+  push = false;
   /** Async Event Configuration; namespace attribute notices are on by default. */
   asyncEventConfig = OAES_NS_ATTR;
   /** Number of Queues granted (0-based NSQA / NCQA); set at most once per reset. */
@@ -68,6 +70,7 @@ function currentValue(c: NvmeController, f: FeatureState, fid: number, cmd: Comm
     }
     case Fid.ASYNC_EVENT_CONFIG: return f.asyncEventConfig;
     case Fid.TIMESTAMP: return 0;
+    case Fid.SUBMISSION_PUSH: return f.push ? 1 : 0;
     default: return undefined;
   }
 }
@@ -133,6 +136,7 @@ export async function setFeatures(c: NvmeController, cmd: Command): Promise<void
       return;
     }
     case Fid.ASYNC_EVENT_CONFIG: f.asyncEventConfig = v & AEC_SUPPORTED; return;
+    case Fid.SUBMISSION_PUSH: f.push = (v & 1) === 1; return;
     case Fid.TIMESTAMP: {
       const buf = new Uint8Array(TIMESTAMP_BYTES);
       const st = await c.dataFromHost(cmd, buf, TIMESTAMP_BYTES);

@@ -3,7 +3,7 @@ import type { NvmeController } from '../nvme.ts';
 import type { Command } from '../command.ts';
 import { Lid } from '../regs.ts';
 import { DNR, Sc } from '../status.ts';
-import { buildChangedNsList, buildEbsStatsLog, buildFirmwareSlotLog, buildSmartLog } from '../log-pages.ts';
+import { buildChangedNsList, buildEbsStatsLog, buildFirmwareSlotLog, buildQueueStatsLog, buildSmartLog } from '../log-pages.ts';
 
 export async function getLogPage(c: NvmeController, cmd: Command): Promise<void> {
   const lid = cmd.cdw10 & 0xff;
@@ -20,6 +20,7 @@ export async function getLogPage(c: NvmeController, cmd: Command): Promise<void>
     case Lid.SMART: size = buildSmartLog(c.health, c.powerOnNs(), page); break;
     case Lid.FIRMWARE_SLOT: size = buildFirmwareSlotLog(c.info.firmware, page); break;
     case Lid.CHANGED_NS_LIST: size = buildChangedNsList(c.changedNs, page); break;
+    case Lid.QUEUE_STATS: size = buildQueueStatsLog(c.engine.qstats, page); break;
     case Lid.EBS_STATS: {
       if (c.personality !== 'ebs') { cmd.fail(Sc.INVALID_LOG_PAGE | DNR); return; }
       const ns = c.namespaces.get(cmd.nsid);

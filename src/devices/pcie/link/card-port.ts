@@ -3,7 +3,7 @@
 // sender that use the connection the function was BOUND on. Socket: DMA by message (the host's IOMMU checks it).
 // Shm: DMA is a direct copy into the guest memory the host shared, checked here against the mapped windows.
 import type { Iova } from '../../brand.ts';
-import { DmaFault, type DeviceLog, type DeviceMetrics, type DmaPort } from '../../contract.ts';
+import { DmaFault, type DeviceLog, type DeviceMetrics, type DmaPort, type PushedEntries, type PushRefusal } from '../../contract.ts';
 import { viewOf } from '../../layout.ts';
 import type { Payload } from './codec.ts';
 import { LinkError } from './errors.ts';
@@ -13,7 +13,8 @@ import {
 } from './messages.ts';
 import { decodeMgmtJson, encodeMgmt, isMgmtEvent, isMgmtReply } from './mgmt.ts';
 import {
-  decodeDmaAccess, decodeDmaMap, decodeDmaUnmap, decodeRegionAccess, encodeDmaAccess, encodeMsix, encodeRegionAccess, isAccessSize, regionValue,
+  decodeDmaAccess, decodeDmaMap, decodeDmaUnmap, decodeDoorbellPush, decodeRegionAccess, encodeDmaAccess, encodeMsix, encodeRegionAccess,
+  isAccessSize, regionValue,
 } from './payloads.ts';
 import { nullLog, nullMetrics, type LinkPeer } from './peer.ts';
 import { DEFAULT_CAPS, decodeVersion, encodeVersion, negotiateVersion, type LinkCaps } from './version.ts';
@@ -24,6 +25,8 @@ export interface PciFunctionHandler {
   configWrite(off: number, size: number, value: number): void;
   barRead(bar: number, off: number, size: number): number;
   barWrite(bar: number, off: number, size: number, value: number): void;
+  /** Optional: a doorbell write with pushed entries (DOORBELL_PUSH); null when taken, else why refused. */
+  barPush?(bar: number, p: PushedEntries): PushRefusal | null;
   reset(): void;
 }
 
@@ -251,6 +254,7 @@ export class CardPort {
         else this.badRegion(a.region);
         return encodeRegionAccess(a.offset, a.region, a.count);
       }
+      case LinkCmd.DOORBELL_PUSH: return this.doorbellPush(h, f);
       case LinkCmd.DEVICE_RESET:
         h.reset();
         return;
@@ -292,6 +296,28 @@ export class CardPort {
     }
     const ok = e.table.map({ iova: m.iova, size: m.size, gpa: m.gpa, write: (m.flags & DmaMapFlag.WRITE) !== 0, memId: m.memId });
     if (!ok) throw new LinkError(LinkErrno.EEXIST, `window 0x${m.iova.toString(16)}+${m.size} overlaps`);
+  }
+
+  /** DOORBELL_PUSH (docs/link-protocol.md §4.1): a posted doorbell write with the entries it announces. A frame the
+   *  function refuses whole (malformed, or the queue takes no pushes) gets the posted frame's error reply. */
+  private doorbellPush(h: PciFunctionHandler, f: Frame): void {
+    let refusal: PushRefusal | null;
+    try {
+      const p = decodeDoorbellPush(f.payload);
+      if (p.region > Region.BAR5) this.badRegion(p.region);
+      refusal = h.barPush === undefined ? { kind: 'not-enabled', reason: `fn ${f.fn} takes no pushed entries` } : h.barPush(p.region, p);
+    } catch (e) {
+      if (e instanceof LinkError) this.pushRefused(f.fn, e.message);
+      throw e;
+    }
+    if (refusal === null) return;
+    this.pushRefused(f.fn, refusal.reason);
+    throw new LinkError(refusal.kind === 'malformed' ? LinkErrno.EINVAL : LinkErrno.ENOTSUP, refusal.reason);
+  }
+
+  private pushRefused(fn: number, reason: string): void {
+    this.metrics.inc('card.push_refused');
+    this.log.warn({ event: 'card.push-refused', fn, reason }, 'DOORBELL_PUSH refused');
   }
 
   private requireBound(peer: LinkPeer, e: FnEntry): void {

@@ -65,8 +65,9 @@ export const LinkCmd = {
   BIND: 0x8001,
   /** either way, on fn 0xFFFF: management channel, UTF-8 JSON MgmtRequest/MgmtReply. */
   MGMT: 0x8002,
-  /** host→card, posted: doorbell write carrying pushed submission entries (ENA LLQ style):
-   *  u64 offset, u32 region, u32 value, then entries. */
+  /** host→card, posted: doorbell write carrying pushed submission entries (ENA LLQ style): the DoorbellPush
+   *  header (u64 offset, u32 region, u32 value, u16 start, u16 count, u16 entrySize, u16 rsvd), then
+   *  count × entrySize entry bytes. docs/link-protocol.md §4.1. */
   DOORBELL_PUSH: 0x8003,
   /** either way: link liveness probe. Reply: empty. */
   PING: 0x8004,
@@ -106,6 +107,21 @@ export const RegionAccess = defineStruct('RegionAccess', [
   ['region', 'u32'],
   ['count', 'u32'],
 ] as const, 16);
+
+/** DOORBELL_PUSH payload header (docs/link-protocol.md §4.1): the doorbell write (`offset`, `region`, 4-byte `value`)
+ *  and the `count` entries of `entrySize` bytes that follow it, the first of them for queue slot `start`. */
+export const DoorbellPush = defineStruct('DoorbellPush', [
+  ['offset', 'u64'],
+  ['region', 'u32'],
+  ['value', 'u32'],
+  ['start', 'u16'],
+  ['count', 'u16'],
+  ['entrySize', 'u16'],
+  ['rsvd', 'u16'],
+] as const, 24);
+
+/** Most entries one DOORBELL_PUSH carries (a sender pushes at most this many; the card fetches the rest by DMA). */
+export const PUSH_MAX_ENTRIES = 64;
 
 export const DmaAccess = defineStruct('DmaAccess', [
   ['iova', 'u64'],
@@ -210,8 +226,12 @@ export type MgmtReply =
   | { ok: true; result?: unknown }
   | { ok: false; code: string; message: string };
 
+/** A VM as the hypervisor reports it in its hello. */
+export interface HelloVm { vmId: string; state: 'created' | 'booting' | 'running' | 'halted' | 'crashed'; fns: number[] }
+
 /** Unsolicited notifications from the hypervisor to the card (posted MGMT frames with msgId 0). */
 export type MgmtEvent =
-  | { event: 'hello'; role: 'hypervisor'; pcpus: number; memBytes: number }
+  /** `vms`: the VMs this hypervisor runs, so a card that restarted can reconcile (docs/reliability.md). */
+  | { event: 'hello'; role: 'hypervisor'; pcpus: number; memBytes: number; vms?: HelloVm[] }
   | { event: 'console'; vmId: string; data: string }
   | { event: 'vm-state'; vmId: string; state: 'booting' | 'running' | 'halted' | 'crashed'; reason: string };

@@ -3,13 +3,14 @@
 // enough because LinkPeer copies a payload into its send slab before returning.
 import { readU64Number, viewOf, writeU64Number } from '../../layout.ts';
 import { LinkError } from './errors.ts';
-import { DmaAccess, DmaMap, DmaUnmap, LinkErrno, MsixMessage, RegionAccess } from './messages.ts';
+import { DmaAccess, DmaMap, DmaUnmap, DoorbellPush, LinkErrno, MsixMessage, PUSH_MAX_ENTRIES, RegionAccess } from './messages.ts';
 
 const RA = RegionAccess.offset;
 const DA = DmaAccess.offset;
 const DM = DmaMap.offset;
 const DU = DmaUnmap.offset;
 const MM = MsixMessage.offset;
+const DP = DoorbellPush.offset;
 
 const scratch = new Uint8Array(64);
 const sv = viewOf(scratch);
@@ -132,4 +133,45 @@ export function decodeMsix(p: Uint8Array): { address: number; data: number; vect
   if (p.byteLength < MsixMessage.size) throw malformed('MSIX', p.byteLength, MsixMessage.size);
   const v = viewOf(p);
   return { address: u64(v, MM.address, 'MSI address'), data: v.getUint32(MM.data, true), vector: v.getUint32(MM.vector, true) };
+}
+
+export interface DoorbellPushFields {
+  offset: number;
+  region: number;
+  value: number;
+  start: number;
+  count: number;
+  entrySize: number;
+  /** count × entrySize bytes: a view into the frame (copy it to keep it). */
+  entries: Uint8Array;
+}
+
+/** DOORBELL_PUSH header (hot path: the guest's doorbell). The entries follow as a second payload part. */
+export function encodeDoorbellPush(offset: number, region: number, value: number, start: number, count: number, entrySize: number): Uint8Array {
+  const b = scratch.subarray(0, DoorbellPush.size);
+  writeU64Number(sv, DP.offset, offset);
+  sv.setUint32(DP.region, region, true);
+  sv.setUint32(DP.value, value >>> 0, true);
+  sv.setUint16(DP.start, start, true);
+  sv.setUint16(DP.count, count, true);
+  sv.setUint16(DP.entrySize, entrySize, true);
+  sv.setUint16(DP.rsvd, 0, true);
+  return b;
+}
+
+/** Decode and check a DOORBELL_PUSH payload: a short header, a zero or too large count, an entry size that is not a
+ *  positive multiple of 4, or entry bytes that do not match count × entrySize are EINVAL. */
+export function decodeDoorbellPush(p: Uint8Array): DoorbellPushFields {
+  if (p.byteLength < DoorbellPush.size) throw malformed('DOORBELL_PUSH', p.byteLength, DoorbellPush.size);
+  const v = viewOf(p);
+  const count = v.getUint16(DP.count, true);
+  const entrySize = v.getUint16(DP.entrySize, true);
+  if (count === 0 || count > PUSH_MAX_ENTRIES) throw new LinkError(LinkErrno.EINVAL, `DOORBELL_PUSH count ${count} outside 1..${PUSH_MAX_ENTRIES}`);
+  if (entrySize === 0 || (entrySize & 3) !== 0) throw new LinkError(LinkErrno.EINVAL, `DOORBELL_PUSH entry size ${entrySize}`);
+  const want = DoorbellPush.size + count * entrySize;
+  if (p.byteLength !== want) throw new LinkError(LinkErrno.EINVAL, `DOORBELL_PUSH of ${count} × ${entrySize} B entries has ${p.byteLength - DoorbellPush.size} entry bytes`);
+  return {
+    offset: u64(v, DP.offset, 'doorbell offset'), region: v.getUint32(DP.region, true), value: v.getUint32(DP.value, true),
+    start: v.getUint16(DP.start, true), count, entrySize, entries: p.subarray(DoorbellPush.size),
+  };
 }

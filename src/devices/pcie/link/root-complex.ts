@@ -10,7 +10,7 @@ import { WindowTable, type WindowFault } from './iommu.ts';
 import { DeviceInfo, DmaMapFlag, LINK_FN, LINK_VERSION, LinkCmd, LinkErrno, LinkFlag, Region, type Frame, type MgmtEvent, type MgmtReply, type MgmtRequest } from './messages.ts';
 import { decodeMgmtJson, encodeMgmt, isMgmtRequest } from './mgmt.ts';
 import {
-  decodeDmaAccess, decodeMsix, decodeRegionAccess, encodeDmaAccess, encodeDmaMap, encodeDmaUnmap, encodeRegionAccess, regionValue,
+  decodeDmaAccess, decodeMsix, decodeRegionAccess, encodeDmaAccess, encodeDoorbellPush, encodeDmaMap, encodeDmaUnmap, encodeRegionAccess, regionValue,
 } from './payloads.ts';
 import { nullLog, nullMetrics, type LinkPeer } from './peer.ts';
 import { DEFAULT_CAPS, decodeVersion, encodeVersion, type LinkCaps, type VersionInfo } from './version.ts';
@@ -130,6 +130,12 @@ export class RootComplex {
   /** Posted MMIO write (doorbells): ordered with later accesses, no completion. */
   barWrite(fn: number, bar: number, off: number, size: number, value: number): void {
     this.peer.post(LinkCmd.REGION_WRITE, fn, encodeRegionAccess(off, bar, size, value));
+  }
+
+  /** Posted doorbell write that carries the `count` entries it announces (DOORBELL_PUSH), starting at queue slot
+   *  `start`: the card need not DMA-read them. `entries` is count × entrySize bytes. */
+  barPush(fn: number, bar: number, off: number, value: number, start: number, entrySize: number, entries: Uint8Array): void {
+    this.peer.post(LinkCmd.DOORBELL_PUSH, fn, [encodeDoorbellPush(off, bar, value, start, entries.byteLength / entrySize, entrySize), entries]);
   }
 
   async reset(fn: number): Promise<void> {

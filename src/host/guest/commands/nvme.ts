@@ -6,6 +6,7 @@ import { getLogPage, identify } from '../nvme/admin.ts';
 import { parseIdCtrl, parseIdNs, parseSmartLog, versionText } from '../nvme/identify.ts';
 import type { NvmeController } from '../nvme/controller.ts';
 import { hex } from './util.ts';
+import { FEATURE_USAGE, getFeature, queueLog, setFeature } from './nvme-features.ts';
 
 const kv = (rows: [string, string | number][], width = 10): string =>
   rows.map(([key, v]) => `${key.padEnd(width)}: ${typeof v === 'number' ? String(v) : v}`).join('\n') + '\n';
@@ -85,11 +86,11 @@ async function smartLog(c: NvmeController, out: (t: string) => void): Promise<nu
   return 0;
 }
 
-const USAGE = 'usage: nvme <list | id-ctrl DEV | id-ns DEV [-n NSID] | smart-log DEV | reset DEV>\n';
+const USAGE = `usage: nvme <list | id-ctrl DEV | id-ns DEV [-n NSID] | smart-log DEV | reset DEV | set-feature | get-feature | queue-log>\n${FEATURE_USAGE}`;
 
 export const nvme: ShellCommand = {
   name: 'nvme',
-  summary: 'NVMe management (list, id-ctrl, id-ns, smart-log, reset)',
+  summary: 'NVMe management (list, id-ctrl, id-ns, smart-log, reset, set-feature, get-feature, queue-log)',
   async run(ctx) {
     const { args, k, out, err } = ctx;
     const sub = args[0];
@@ -109,6 +110,9 @@ export const nvme: ShellCommand = {
         return idNs(c, nsid, out);
       }
       case 'smart-log': return smartLog(c, out);
+      case 'set-feature': return setFeature(c, args.slice(2), out, err);
+      case 'get-feature': return getFeature(c, args.slice(2), out, err);
+      case 'queue-log': return queueLog(c, out);
       case 'reset':
         await c.reset('requested by nvme reset');
         return c.state === 'live' ? 0 : 1;

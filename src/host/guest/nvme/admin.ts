@@ -58,8 +58,8 @@ export async function setFeatures(port: AdminPort, fid: number, cdw11: number): 
   return c.dw0;
 }
 
-export async function getFeatures(port: AdminPort, fid: number, sel = 0): Promise<number> {
-  const c = await port.admin({ opc: AdminOpc.GET_FEATURES, cdw10: (fid & 0xff) | ((sel & 0x7) << 8) });
+export async function getFeatures(port: AdminPort, fid: number, sel = 0, cdw11 = 0): Promise<number> {
+  const c = await port.admin({ opc: AdminOpc.GET_FEATURES, cdw10: (fid & 0xff) | ((sel & 0x7) << 8), cdw11 });
   return c.dw0;
 }
 

@@ -98,6 +98,20 @@ export class NvmeController implements AdminPort, DriverInstance {
     this.writeReg(off + 4, Math.floor(v / 0x1_0000_0000));
   }
   private ring = (off: number, v: number): void => { this.writeReg(off, v); };
+  private pushSqe = (off: number, v: number, start: number, entries: Uint8Array): void => {
+    this.k.platform.mmioPush?.(this.dev.slot, 0, off, v >>> 0, start, Sqe.size, entries);
+  };
+  /** Submission Push asked for by the user (`nvme set-feature DEV push on`); re-applied after a reset. */
+  private pushWanted = false;
+
+  /** Turn Submission Push (vendor feature C0h) on or off: the I/O queues then push each new SQE with its doorbell
+   *  (DOORBELL_PUSH). Throws where the platform cannot push, or if the controller refuses the feature. */
+  async setSubmissionPush(on: boolean): Promise<void> {
+    if (on && this.k.platform.mmioPush === undefined) throw new Error('this platform has no pushed doorbell (DOORBELL_PUSH)');
+    await setFeatures(this, Fid.SUBMISSION_PUSH, on ? 1 : 0);
+    this.pushWanted = on;
+    for (const q of this.ioQs) q.push = on;
+  }
 
   // ---- probe -----------------------------------------------------------------------------------------------------
   /** Bring the controller up and register its namespaces; on failure it is left dead with resources freed. */
@@ -191,7 +205,7 @@ export class NvmeController implements AdminPort, DriverInstance {
     const sq = this.k.pages.alloc(sqPages);
     const cq = this.k.pages.alloc(cqPages);
     return new NvmeQueue({
-      qid, depth, sq, cq, ring: this.ring,
+      qid, depth, sq, cq, ring: this.ring, push: this.pushSqe,
       sqDoorbell: DOORBELL_BASE + 2 * qid * this.stride,
       cqDoorbell: DOORBELL_BASE + (2 * qid + 1) * this.stride,
       vector: this.vectors[qid === 0 ? 0 : this.entryFor(qid)] ?? -1,
@@ -379,6 +393,7 @@ export class NvmeController implements AdminPort, DriverInstance {
       try {
         await this.enable();
         await this.initAfterEnable(true);
+        if (this.pushWanted) await this.setSubmissionPush(true);
         this.state = 'live';
         this.log('info', 'controller reset complete');
         return;

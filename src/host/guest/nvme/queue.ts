@@ -69,6 +69,9 @@ export interface QueueOptions {
   readonly warn: (text: string) => void;
   /** Called after a command is in flight (the controller starts its timeout watchdog). */
   readonly onSubmit?: () => void;
+  /** Posted SQ tail doorbell carrying the SQEs written since the last one (`start` = their first slot); used
+   *  while `NvmeQueue.push` is on (vendor feature Submission Push, over a link with DOORBELL_PUSH). */
+  readonly push?: (offset: number, value: number, start: number, entries: Uint8Array) => void;
 }
 
 const TAG_BITS = 12;
@@ -91,8 +94,11 @@ export class NvmeQueue {
   private readonly freeTags: number[] = [];
   private readonly generation: Uint8Array;
   private readonly waiters: (() => void)[] = [];
+  /** Ring the SQ doorbell with the new SQE pushed along (opts.push), instead of a plain doorbell write. */
+  push = false;
   /** Stats. */
   submitted = 0;
+  pushedSqes = 0;
   completed = 0;
   badCompletions = 0;
 
@@ -145,10 +151,14 @@ export class NvmeQueue {
         abortSent: false, resolve, reject,
       };
     });
-    this.writeSqe(this.sqTail, cid, cmd);
+    const slot = this.sqTail;
+    this.writeSqe(slot, cid, cmd);
     this.sqTail = (this.sqTail + 1) % this.depth;
     this.submitted++;
-    this.opts.ring(this.opts.sqDoorbell, this.sqTail);
+    if (this.push && this.opts.push !== undefined) {
+      this.pushedSqes++;
+      this.opts.push(this.opts.sqDoorbell, this.sqTail, slot, this.sq.bytes.subarray(slot * Sqe.size, (slot + 1) * Sqe.size));
+    } else this.opts.ring(this.opts.sqDoorbell, this.sqTail);
     this.opts.onSubmit?.();
     return done;
   }

@@ -73,8 +73,13 @@ export const IoOpc = {
 } as const;
 
 export const Cns = { NAMESPACE: 0x00, CONTROLLER: 0x01, ACTIVE_NS_LIST: 0x02 } as const;
-export const Fid = { NUM_QUEUES: 0x07, ASYNC_EVENT_CONFIG: 0x0b } as const;
-export const Lid = { ERROR: 0x01, SMART: 0x02, FW_SLOT: 0x03, CHANGED_NS_LIST: 0x04 } as const;
+export const Fid = {
+  NUM_QUEUES: 0x07, INTERRUPT_COALESCING: 0x08, INTERRUPT_VECTOR_CONFIG: 0x09, ASYNC_EVENT_CONFIG: 0x0b,
+  /** Vendor (nitrolab): Submission Push, CDW11 bit 0 (docs/link-protocol.md §4.1). */
+  SUBMISSION_PUSH: 0xc0,
+} as const;
+/** QUEUE_STATS: vendor (nitrolab) queue statistics log (SQ fetch DMA reads, pushed SQEs, interrupts). */
+export const Lid = { ERROR: 0x01, SMART: 0x02, FW_SLOT: 0x03, CHANGED_NS_LIST: 0x04, QUEUE_STATS: 0xc0 } as const;
 
 /** Create I/O CQ CDW11 bits; Create I/O SQ CDW11 bit 0. */
 export const QueueFlags = { PC: 1 << 0, IEN: 1 << 1 } as const;
