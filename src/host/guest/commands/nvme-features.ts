@@ -14,6 +14,9 @@ export const FEATURE_USAGE =
   'nvme queue-log DEV\n' +
   '  coalesce: THR = completions per interrupt, 0-based (0..255); TIME = aggregation time in 100 µs units (1..255)\n';
 
+/** Feature 08h in words: TIME 0 means no coalescing (NVMe Base 1.4 §5.21.1.8). */
+const coalesceText = (v: number): string =>
+  ((v >>> 8) & 0xff) === 0 ? 'off' : `THR ${(v & 0xff) + 1} completions, TIME ${((v >>> 8) & 0xff) * 100} us`;
 const byte = (t: string | undefined): number => (t !== undefined && /^\d+$/u.test(t) && Number(t) <= 255 ? Number(t) : NaN);
 const onOff = (t: string | undefined): boolean | undefined => (t === 'on' ? true : t === 'off' ? false : undefined);
 
@@ -26,7 +29,7 @@ export async function setFeature(c: NvmeController, args: readonly string[], out
     if (Number.isNaN(thr) || Number.isNaN(time) || (a !== 'off' && time === 0)) { err(`set-feature coalesce: need THR 0..255 and TIME 1..255, or off\n${FEATURE_USAGE}`); return 1; }
     const v = ((time << 8) | thr) >>> 0;
     await setFeatures(c, Fid.INTERRUPT_COALESCING, v);
-    out(`set-feature:0x08 (Interrupt Coalescing), value:${hex(v, 8)} (THR ${thr + 1} completions, TIME ${time * 100} us)\n`);
+    out(`set-feature:0x08 (Interrupt Coalescing), value:${hex(v, 8)} (${coalesceText(v)})\n`);
     return 0;
   }
   if (what === 'irq-coalesce') {
@@ -54,7 +57,7 @@ export async function getFeature(c: NvmeController, args: readonly string[], out
   const [what, a] = args;
   if (what === 'coalesce') {
     const v = await getFeatures(c, Fid.INTERRUPT_COALESCING);
-    out(`get-feature:0x08 (Interrupt Coalescing), Current value:${hex(v, 8)} (THR ${(v & 0xff) + 1} completions, TIME ${((v >>> 8) & 0xff) * 100} us)\n`);
+    out(`get-feature:0x08 (Interrupt Coalescing), Current value:${hex(v, 8)} (${coalesceText(v)})\n`);
     return 0;
   }
   if (what === 'irq-coalesce') {
