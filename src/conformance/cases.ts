@@ -13,8 +13,9 @@ import { VIRTIO_NET_CASES } from './groups/virtio-net.ts';
 import { NBD_CASES } from './groups/nbd.ts';
 import { CAP_PCAP_CASES } from './groups/pcap.ts';
 import { MGMT_CASES } from './groups/mgmt.ts';
+import { EDU_CASES } from './groups/edu.ts';
 
 export const ALL_CASES: readonly TestCase[] = [
   ...LINK_CASES, ...PCI_CFG_CASES, ...PCI_MSIX_CASES, ...NVME_REG_CASES, ...NVME_ADM_CASES, ...NVME_NVM_CASES,
-  ...VIRTIO_PCI_CASES, ...VIRTIO_RING_CASES, ...VIRTIO_NET_CASES, ...NBD_CASES, ...CAP_PCAP_CASES, ...MGMT_CASES,
+  ...VIRTIO_PCI_CASES, ...VIRTIO_RING_CASES, ...VIRTIO_NET_CASES, ...EDU_CASES, ...NBD_CASES, ...CAP_PCAP_CASES, ...MGMT_CASES,
 ];

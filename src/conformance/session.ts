@@ -67,6 +67,7 @@ export class CardSession {
       instanceId, instanceType: 'conformance.small', vcpus: 1, memMiB: Math.max(1, guestMemBytes >> 20), userData: '',
       volumes: [{ volumeId: `vol-c0f${suffix}`, sizeBytes: 8 << 20, deviceName: '/dev/sdf' }],
       network: { eniId: net.eniId, macAddress: net.mac, privateIp: net.ip, subnetCidr: net.subnetCidr, vni: 0xc0f, securityGroupIds: [] },
+      devices: ['edu'], // the teaching device, for the EDU group (docs/labs/edu-device.md)
     };
     const res = await fetch(`${m.url.replace(/\/$/, '')}/mgmt/v1/instances`, {
       method: 'POST', headers: { authorization: `Bearer ${m.token}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
