@@ -1,8 +1,8 @@
 // LINK-*: framing and the request/reply rules of the link itself (docs/link-protocol.md; vfio-user specs.md §5.1–§5.2).
 import { HEADER_SIZE } from '../../devices/pcie/link/codec.ts';
 import { LinkError, errnoName } from '../../devices/pcie/link/errors.ts';
-import { LINK_FN, LINK_VERSION, LinkCmd, LinkErrno, LinkFlag, MAX_PAYLOAD, Region, type Frame } from '../../devices/pcie/link/messages.ts';
-import { decodeRegionAccess, encodeDmaUnmap, encodeRegionAccess, regionValue } from '../../devices/pcie/link/payloads.ts';
+import { DmaMapFlag, LINK_FN, LINK_VERSION, LinkCmd, LinkErrno, LinkFlag, MAX_PAYLOAD, Region, type Frame } from '../../devices/pcie/link/messages.ts';
+import { decodeRegionAccess, encodeDmaMap, encodeDmaUnmap, encodeRegionAccess, regionValue } from '../../devices/pcie/link/payloads.ts';
 import { DEFAULT_CAPS, decodeVersion, encodeVersion } from '../../devices/pcie/link/version.ts';
 import { viewOf } from '../../devices/layout.ts';
 import type { SuiteContext } from '../context.ts';
@@ -194,6 +194,23 @@ export const LINK_CASES = defineGroup('LINK', [
       const rc = await ctx.open('link-016');
       await rc.bind(fn, new Uint8Array(new SharedArrayBuffer(1 << 16)));
       await expectError(rc.peer.request(LinkCmd.DMA_UNMAP, fn, encodeDmaUnmap(0x40000, 0x1000)), LinkErrno.ENOENT, 'DMA_UNMAP 0x40000+0x1000');
+      rc.close();
+    } },
+  { n: 17, level: 'M', clause: `${LP} §7.2 DMA windows ("windows may not overlap"); §6 EEXIST`, title: 'DMA_MAP of a window overlapping an existing one is refused with EEXIST; an adjacent window is accepted',
+    async run(ctx) {
+      const fn = ctx.anyFn().fn;
+      const rc = await ctx.open('link-017');
+      const mem = new Uint8Array(new SharedArrayBuffer(1 << 16));
+      await rc.bind(fn, mem);
+      // Raw DMA_MAPs: the host side's own table would refuse the overlap before the card saw it.
+      const shared = rc.peer.transport.sharedMemory;
+      const memId = shared !== undefined ? await shared.share(mem) : 1;
+      const map = (iova: number, size: number) => rc.peer.request(LinkCmd.DMA_MAP, fn, encodeDmaMap({ flags: DmaMapFlag.READ | DmaMapFlag.WRITE, memId, iova, size, gpa: iova }));
+      await map(0x4000, 0x4000);
+      await expectError(map(0x6000, 0x4000), LinkErrno.EEXIST, 'DMA_MAP 0x6000+0x4000 over 0x4000+0x4000');
+      await expectError(map(0x2000, 0x10000 - 0x2000), LinkErrno.EEXIST, 'DMA_MAP 0x2000+0xe000 around 0x4000+0x4000');
+      await map(0x8000, 0x4000);
+      await rc.peer.request(LinkCmd.DMA_UNMAP, fn, encodeDmaUnmap(0x4000, 0x4000));
       rc.close();
     } },
 ]);

@@ -7,7 +7,7 @@ import { pollUntil } from '../wait.ts';
 import { Skip, check, defineGroup } from '../types.ts';
 
 const LP = 'docs/link-protocol.md §9 management channel';
-const OPS = new Set(['hello', 'create-vm', 'assign-vf', 'unassign-vf', 'iommu-map', 'iommu-unmap', 'start-vm', 'stop-vm', 'reboot-vm', 'destroy-vm', 'console-input', 'stats']);
+const OPS = new Set(['hello', 'create-vm', 'assign-vf', 'unassign-vf', 'iommu-map', 'iommu-unmap', 'start-vm', 'stop-vm', 'reboot-vm', 'destroy-vm', 'console-input', 'stats', 'create-device', 'destroy-device']);
 
 function launched(ctx: SuiteContext) {
   if (ctx.opts.mgmt === undefined) throw new Skip('no --mgmt URL/--token given: the suite launched no instance');

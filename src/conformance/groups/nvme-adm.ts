@@ -1,11 +1,13 @@
 // NVME-ADM-*: admin commands — Identify, features, queue management and log pages, with their error statuses
 // (NVMe Base 1.4 §5; specs.md §2.8, §2.10–§2.12; UNH-IOL Group 1).
+import { IdCtrl, Nidt } from '../../devices/nvme/identify.ts';
 import { AdminOpc, Cns, Fid, Lid, NvmeRegs } from '../../devices/nvme/regs.ts';
 import { Sc } from '../../devices/nvme/status.ts';
 import type { SuiteContext } from '../context.ts';
 import { Gm } from '../guest.ts';
 import { statusName, type CqeOut, type NvmeHost } from '../nvme-host.ts';
-import { check, defineGroup, hex } from '../types.ts';
+import { ADMIN_DEPTH } from '../nvme-host.ts';
+import { Skip, check, defineGroup, hex } from '../types.ts';
 
 const S28 = 'specs.md §2.8 admin commands';
 
@@ -155,5 +157,54 @@ export const NVME_ADM_CASES = defineGroup('NVME-ADM', [
       const b = await identify(h, Cns.CONTROLLER);
       check(a.sqid === 0 && b.sqid === 0, `SQ IDs ${a.sqid}, ${b.sqid}`);
       check(b.sqhd === (a.sqhd + 1) % 16, `SQ Head ${a.sqhd} then ${b.sqhd}`);
+    } },
+  { n: 21, level: 'M', clause: 'NVMe Base 1.4 §5.15.2.4 Identify CNS 03h (Namespace Identification Descriptor list; mandatory from 1.3)', title: 'Identify CNS 03h for NSID 1 succeeds with a well-formed descriptor list: known NIDTs with their lengths, ended by NIDT 0, at least one descriptor',
+    async run(ctx) {
+      const h = await ready(ctx);
+      const vs = await h.reg(NvmeRegs.offset.VS);
+      if (vs < 0x0001_0300) throw new Skip(`VS ${hex(vs)} is below 1.3, where CNS 03h became mandatory`);
+      await h.expectOk(await identify(h, Cns.NS_DESCRIPTORS, 1), 'Identify CNS 03h NSID 1');
+      const lens: Record<number, number> = { [Nidt.EUI64]: 8, [Nidt.NGUID]: 16, [Nidt.UUID]: 16, [Nidt.CSI]: 1 };
+      let at = 0;
+      let n = 0;
+      while (at + 4 <= 4096) {
+        const nidt = h.view.getUint8(Gm.BUF + at);
+        if (nidt === 0) break;
+        const nidl = h.view.getUint8(Gm.BUF + at + 1);
+        check(lens[nidt] !== undefined, `descriptor ${n}: unknown NIDT ${nidt}`);
+        check(nidl === lens[nidt], `descriptor ${n}: NIDT ${nidt} with NIDL ${nidl}, expected ${lens[nidt]}`);
+        check(h.mem.subarray(Gm.BUF + at + 4, Gm.BUF + at + 4 + nidl).some((b) => b !== 0) || nidt === Nidt.CSI, `descriptor ${n}: NIDT ${nidt} identifier is all zeros`);
+        at += 4 + nidl;
+        n++;
+      }
+      check(n >= 1, 'the descriptor list is empty');
+      check(at + 4 <= 4096, 'the list does not end with NIDT 0 inside the 4 KiB buffer');
+    } },
+  { n: 22, level: 'M', clause: 'NVMe Base 1.4 §5.2 Asynchronous Event Request ("more than AERL + 1 outstanding → Asynchronous Event Request Limit Exceeded"); §5.15.2.1 AERL', title: 'with AERL + 1 Async Event Requests outstanding, one more fails with Asynchronous Event Request Limit Exceeded (1/05h)',
+    async run(ctx) {
+      const h = await ready(ctx);
+      await h.expectOk(await identify(h, Cns.CONTROLLER), 'Identify CNS 01h');
+      const aerl = h.view.getUint8(Gm.BUF + IdCtrl.offset.aerl);
+      if (aerl + 2 > ADMIN_DEPTH - 2) throw new Skip(`AERL ${aerl} needs more admin queue slots than the suite's ${ADMIN_DEPTH}`);
+      for (let i = 0; i <= aerl; i++) h.place(0, { opc: AdminOpc.ASYNC_EVENT_REQUEST });
+      h.ring(0);
+      const extra = await h.admin({ opc: AdminOpc.ASYNC_EVENT_REQUEST });
+      expectStatus(extra, Sc.AER_LIMIT_EXCEEDED, `Async Event Request number ${aerl + 2} (AERL ${aerl})`);
+      await h.init(); // a controller reset ends the outstanding requests
+    } },
+  { n: 23, level: 'O', clause: 'NVMe Base 1.4 §5.1 Abort ("more than ACL + 1 outstanding → Abort Command Limit Exceeded"); §5.15.2.1 ACL', title: 'ACL + 2 Abort commands submitted together each complete, with success or Abort Command Limit Exceeded (1/03h) and nothing else',
+    async run(ctx) {
+      const h = await ready(ctx);
+      await h.expectOk(await identify(h, Cns.CONTROLLER), 'Identify CNS 01h');
+      const acl = h.view.getUint8(Gm.BUF + IdCtrl.offset.acl);
+      if (acl + 2 > ADMIN_DEPTH - 2) throw new Skip(`ACL ${acl} needs more admin queue slots than the suite's ${ADMIN_DEPTH}`);
+      const cids: number[] = [];
+      for (let i = 0; i < acl + 2; i++) cids.push(h.place(0, { opc: AdminOpc.ABORT, cdw10: (0xabc << 16) | 1 }));
+      h.ring(0);
+      for (let i = 0; i < cids.length; i++) {
+        const c = await h.reap(0);
+        check(c !== undefined, `Abort ${i + 1} of ${cids.length} did not complete`);
+        check(c.code === 0 || c.code === Sc.ABORT_LIMIT_EXCEEDED, `Abort completed with ${statusName(c.code)}`);
+      }
     } },
 ]);

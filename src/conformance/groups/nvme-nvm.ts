@@ -1,7 +1,8 @@
 // NVME-NVM-*: NVM I/O commands, PRP edge cases, DMA outside the IOMMU window and out-of-range doorbells
 // (NVMe Base 1.4 §4.3, §6; specs.md §2.7, §2.9, §2.12; UNH-IOL Group 2 / 5).
 import { writeU64Number } from '../../devices/layout.ts';
-import { AdminOpc, Cns, IoOpc } from '../../devices/nvme/regs.ts';
+import { IdCtrl } from '../../devices/nvme/identify.ts';
+import { AdminOpc, CAP, Cns, IoOpc } from '../../devices/nvme/regs.ts';
 import { Sc } from '../../devices/nvme/status.ts';
 import type { SuiteContext } from '../context.ts';
 import { Gm, OUTSIDE_WINDOW, PAGE, WINDOW_BYTES } from '../guest.ts';
@@ -165,4 +166,17 @@ export const NVME_NVM_CASES = defineGroup('NVME-NVM', [
     } },
   { n: 13, level: 'M', clause: 'specs.md §2.8 "If unsupported → Invalid Command Opcode"', title: 'an unsupported I/O opcode (0x7E) fails with Invalid Command Opcode',
     async run(ctx) { const { h } = await setup(ctx); expectStatus(await h.io({ opc: 0x7e, nsid: 1 }), Sc.INVALID_OPCODE, 'I/O opcode 7Eh'); } },
+  { n: 14, level: 'M', clause: 'NVMe Base 1.4 §5.15.2.1 MDTS ("a command that exceeds the transfer size is aborted with Invalid Field in Command")', title: 'a Read one block larger than MDTS allows fails with Invalid Field in Command',
+    async run(ctx) {
+      const { h, ns } = await setup(ctx);
+      await h.expectOk(await h.admin({ opc: AdminOpc.IDENTIFY, prp1: Gm.BUF, cdw10: Cns.CONTROLLER }), 'Identify Controller');
+      const mdts = h.view.getUint8(Gm.BUF + IdCtrl.offset.mdts);
+      if (mdts === 0) throw new Skip('MDTS is 0 (no transfer size limit)');
+      const mpsmin = (h.capHi >>> CAP.MPSMIN_SHIFT) & 0xf;
+      const max = 2 ** mdts * 2 ** (12 + mpsmin);
+      const blocks = Math.floor(max / ns.lbaBytes) + 1;
+      const at = 0x100000;
+      if (at + blocks * ns.lbaBytes > WINDOW_BYTES || blocks > 0x10000 || blocks > ns.nsze) throw new Skip(`MDTS ${mdts} (${max} bytes) is larger than the suite's mapped window allows`);
+      expectStatus(await h.io(rw(IoOpc.READ, 0, blocks, prps(h, at, blocks * ns.lbaBytes))), Sc.INVALID_FIELD, `Read of ${blocks} blocks (${blocks * ns.lbaBytes} bytes, MDTS ${max})`);
+    } },
 ]);
