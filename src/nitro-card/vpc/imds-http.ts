@@ -14,7 +14,7 @@ export const MAX_TOKEN_TTL_S = 21600;
 /** Why IMDS refused a request: the counter names (`imds.rejected.<reason>`). */
 export type ImdsRejectReason =
   | 'malformed-request' | 'oversize-header' | 'method-not-allowed' | 'token-ttl-invalid' | 'forwarded-for'
-  | 'token-required' | 'token-invalid' | 'token-expired' | 'endpoint-disabled' | 'unknown-instance';
+  | 'token-required' | 'token-invalid' | 'token-expired' | 'endpoint-disabled' | 'unknown-instance' | 'too-many-connections';
 
 export interface ImdsRequest { method: string; path: string; headers: ReadonlyMap<string, string> }
 

@@ -22,8 +22,12 @@ const MSS = 1460;
 export const MAX_REQUEST_HEAD = 8192;
 /** IP TTL of everything but a token PUT's reply. */
 const DEFAULT_TTL = 64;
+/** Open connections per ENI (EC2 limits concurrent IMDS connections per instance); more SYNs get a reset. */
+export const MAX_CONNS_PER_ENI = 64;
+/** A connection idle this long may be dropped to make room for a new one. */
+const IDLE_MS = 30_000;
 
-interface Conn { ourSeq: number; theirNext: number; buf: string; answered: boolean; finSent: boolean; peerMss: number; ttl: number }
+interface Conn { ourSeq: number; theirNext: number; buf: string; answered: boolean; finSent: boolean; peerMss: number; ttl: number; lastMs: number }
 
 export interface ImdsServiceOptions {
   gatewayMac: Uint8Array;
@@ -72,6 +76,7 @@ export class ImdsService implements LinkLocalService {
     const send = (s: number, a: number, flags: number, data: Uint8Array = new Uint8Array(0)) =>
       req.reply(this.segment(eni, ip.srcPort, s, a, flags, data, this.conns.get(key)?.ttl ?? DEFAULT_TTL));
     if (f & TcpFlag.RST) { this.conns.delete(key); return; }
+    if (c0) c0.lastMs = this.nowMs();
     if (f & TcpFlag.SYN) {
       const inst = this.o.lookup(eni.config.instanceId);
       if (!inst || inst.options.httpEndpoint === 'disabled') {
@@ -79,8 +84,12 @@ export class ImdsService implements LinkLocalService {
         this.refused(eni, inst ? 'endpoint-disabled' : 'unknown-instance', inst ? 'httpEndpoint is disabled' : 'no instance for this ENI');
         return send(0, (seq + 1) >>> 0, TcpFlag.RST | TcpFlag.ACK);
       }
+      if (!c0 && !this.roomFor(eni.config.eniId)) {
+        this.refused(eni, 'too-many-connections', `${MAX_CONNS_PER_ENI} connections open`);
+        return send(0, (seq + 1) >>> 0, TcpFlag.RST | TcpFlag.ACK);
+      }
       const isn = randomBytes(4).readUInt32BE(0);
-      const c: Conn = { ourSeq: (isn + 1) >>> 0, theirNext: (seq + 1) >>> 0, buf: '', answered: false, finSent: false, peerMss: mssOption(frame, ip.l4Off, hlen) ?? 536, ttl: DEFAULT_TTL };
+      const c: Conn = { ourSeq: (isn + 1) >>> 0, theirNext: (seq + 1) >>> 0, buf: '', answered: false, finSent: false, peerMss: mssOption(frame, ip.l4Off, hlen) ?? 536, ttl: DEFAULT_TTL, lastMs: this.nowMs() };
       this.conns.set(key, c);
       return send(isn, c.theirNext, TcpFlag.SYN | TcpFlag.ACK);
     }
@@ -109,6 +118,16 @@ export class ImdsService implements LinkLocalService {
       else send(c.ourSeq, c.theirNext, TcpFlag.ACK);
       this.conns.delete(key);
     }
+  }
+
+  /** Whether `eniId` may open another connection, after dropping its connections idle for IDLE_MS. */
+  private roomFor(eniId: string): boolean {
+    const prefix = `${eniId}|`;
+    const mine = [...this.conns.entries()].filter(([k]) => k.startsWith(prefix));
+    if (mine.length < MAX_CONNS_PER_ENI) return true;
+    const now = this.nowMs();
+    for (const [k, c] of mine) if (now - c.lastMs >= IDLE_MS) this.conns.delete(k);
+    return [...this.conns.keys()].filter((k) => k.startsWith(prefix)).length < MAX_CONNS_PER_ENI;
   }
 
   /** Send the reply in MSS-sized segments (at the reply's TTL), then FIN: one request per connection. */

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { generateKeyPairSync, verify } from 'node:crypto';
 import { addEni, GATEWAY_MAC, makePlane, SG_OPEN_OUT, SG_WEB } from './fixtures.ts';
-import { ImdsService, IMDS_ADDR } from '../../../src/nitro-card/vpc/imds.ts';
+import { ImdsService, IMDS_ADDR, MAX_CONNS_PER_ENI } from '../../../src/nitro-card/vpc/imds.ts';
 import { ethFrame, ipv4Packet, udpFrame } from '../../../src/nitro-card/vpc/frames.ts';
 import { EtherType, IpProto, TcpFlag, TcpHdr, internetChecksum, pseudoHeaderSum } from '../../../src/devices/net-wire.ts';
 import { parseFrame } from '../../../src/nitro-card/vpc/packet.ts';
@@ -256,6 +256,20 @@ t.test('httpEndpoint disabled: the SYN is answered with RST, counted', async (t)
   t.ok(r.segs[0]!.flags & TcpFlag.RST);
   t.equal(r.segs[0]!.ack, 1001);
   t.equal(imds.counters['rejected.endpoint-disabled'], 1);
+});
+
+t.test('at most 64 open connections per ENI: the next SYN is reset until idle ones age out', async (t) => {
+  const { plane, eni, rx, imds, clock } = setup({ instances: [instance('i-0000000000000000a'), instance('i-0000000000000000b')] });
+  rx.length = 0;
+  for (let i = 0; i < MAX_CONNS_PER_ENI; i++) plane.fromGuest(eni, tcpFrame(eni, 30000 + i, 1000, 0, TcpFlag.SYN));
+  t.ok(rx.map(seg).every((s) => s.flags === (TcpFlag.SYN | TcpFlag.ACK)), '64 handshakes answered');
+  const r = exchange(plane, eni, rx, GET('/latest/meta-data/instance-id'));
+  t.ok(r.refused, 'the 65th is reset');
+  t.equal(imds.counters['rejected.too-many-connections'], 1);
+  const other = addEni(plane, 11);
+  t.notOk(exchange(plane, other.eni, other.rx, GET('/latest/meta-data/instance-id')).refused, 'other ENIs are not affected');
+  clock.ms += 30_000;
+  t.match(exchange(plane, eni, rx, GET('/latest/meta-data/instance-id')).text, /^HTTP\/1\.1 200/, 'idle connections make room');
 });
 
 t.test('UDP to the IMDS address and segments for unknown connections are refused, not crashed on', async (t) => {
