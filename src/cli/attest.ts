@@ -57,6 +57,8 @@ export async function runAttest(argv: string[], io: CliIo = stdio): Promise<numb
         }
         url.searchParams.set('nonce', opts.nonce);
         const headers: Record<string, string> = {};
+        // The control plane's API key: --token-file, else NITROLAB_API_KEY as every other client takes it.
+        if (v['token-file'] === undefined && process.env.NITROLAB_API_KEY) headers['authorization'] = `Bearer ${process.env.NITROLAB_API_KEY}`;
         if (v['token-file'] !== undefined) {
           try {
             headers['authorization'] = `Bearer ${readFileSync(v['token-file'], 'utf8').trim()}`;

@@ -8,30 +8,17 @@ import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { api, until } from '../helpers/nitrolab-up.ts';
+import { api, apiKeyFor, startCommand, until } from '../helpers/nitrolab-up.ts';
 import { openConsole, wsUrl } from '../helpers/console-ws.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/nitrolab.js', import.meta.url));
 const DEV_PUB = fileURLToPath(new URL('../../firmware/keys/dev-root.pub.pem', import.meta.url));
 
-interface Started { proc: ChildProcess; ready: Record<string, string>; output(): string; exited: Promise<number | null> }
-
-function start(args: string[], procs: ChildProcess[]): Promise<Started> {
-  const proc = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
-  procs.push(proc);
-  let out = '';
-  proc.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
-  proc.stderr?.on('data', (d: Buffer) => { out += d.toString(); });
-  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
-  return new Promise((resolve, reject) => {
-    proc.on('message', (m: Record<string, string>) => { if (m['type'] === 'ready') resolve({ proc, ready: m, output: () => out, exited }); });
-    proc.on('exit', (code) => reject(new Error(`${args[0]} exited ${code}:\n${out}`)));
-  });
-}
+const start = startCommand;
 
 /** Run a CLI command to completion. */
-function run(args: string[]): Promise<{ code: number | null; out: string }> {
-  const p = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+function run(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null; out: string }> {
+  const p = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
   p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
   p.stderr.on('data', (d: Buffer) => { out += d.toString(); });
@@ -102,7 +89,8 @@ t.test('management offload: passive host, attestation via the control plane, the
   await t.test('attestation through the control plane verifies, and fails with another nonce', async (t) => {
     const nonce = `nonce-${Date.now().toString(16)}-e2e`;
     const doc = join(dir, 'attestation.json');
-    const got = await run(['attest', 'get', '--url', `${url}/v1/hosts/host-0/attestation`, '--nonce', nonce, '--pub', DEV_PUB, '--out', doc]);
+    const got = await run(['attest', 'get', '--url', `${url}/v1/hosts/host-0/attestation`, '--nonce', nonce, '--pub', DEV_PUB, '--out', doc],
+      { ...process.env, NITROLAB_API_KEY: apiKeyFor(url) ?? '' });
     t.equal(got.code, 0, got.out);
     t.match(got.out, /nonce/);
     const bad = await run(['attest', 'verify', '--file', doc, '--nonce', 'some-other-nonce', '--pub', DEV_PUB]);
@@ -126,11 +114,24 @@ t.test('management offload: passive host, attestation via the control plane, the
     }, 90_000);
     cp.proc.kill('SIGKILL');
     await cp.exited;
+    // With no control plane at all, the instance keeps running: its shell answers through the card's console.
+    const cardConsole = `${card.ready['mgmtUrl']}/mgmt/v1/instances/${id}/console`;
+    const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const typed = await fetch(cardConsole, { method: 'POST', headers: auth, body: JSON.stringify({ data: 'echo while-the-control-plane-is-down\n' }) });
+    t.equal(typed.status, 200, 'the card takes console input while the control plane is down');
+    await until('the guest answers while the control plane is down', async () => {
+      const r = await fetch(`${cardConsole}?offset=0`, { headers: { authorization: `Bearer ${token}` } });
+      const body = (await r.json()) as { data?: string };
+      return /\nwhile-the-control-plane-is-down\r?\n/.test(body.data ?? '') ? true : undefined;
+    }, 60_000);
     cp = await start(['control-plane', '--port', '0', '--data-dir', join(dir, 'cp'), '--card', cardSpec], procs);
     url = cp.ready['url'] ?? '';
     const text = await api<string>(url, 'GET', `/v1/instances/${id}/console`);
     t.equal(text.status, 200);
     t.match(text.body, /\nconsole-before-restart/, 'the new control plane serves output produced before it started');
+    t.match(text.body, /\nwhile-the-control-plane-is-down/, '… and output produced while there was none');
+    const listed = await api<{ instances: Array<{ instanceId: string; state: { name: string } }> }>(url, 'GET', '/v1/instances');
+    t.match(listed.body.instances?.find((i) => i.instanceId === id), { state: { name: 'running' } }, 'the restarted control plane recovers the instance from SQLite, running');
   });
 
   await t.test('an interactive console over the websocket reaches the guest shell', async (t) => {
@@ -138,7 +139,8 @@ t.test('management offload: passive host, attestation via the control plane, the
       const r = await api<{ state: { name: string } }>(url, 'GET', `/v1/instances/${id}`);
       return r.body.state?.name === 'running' ? true : undefined;
     });
-    const con = await openConsole(wsUrl(url, `/v1/instances/${id}/console/ws`));
+    const apiKey = apiKeyFor(url) ?? '';
+    const con = await openConsole(wsUrl(url, `/v1/instances/${id}/console/ws`), { apiKey });
     t.teardown(() => con.close());
     con.send('echo hello-from-ws\n');
     await con.waitFor(/\nhello-from-ws\r?\n/);
@@ -148,8 +150,9 @@ t.test('management offload: passive host, attestation via the control plane, the
     const m = await con.waitFor(/nvme0n1\s+1G/, { from: mark });
     t.ok(m, 'lsblk shows the EBS volume');
 
-    await t.rejects(openConsole(wsUrl(url, '/v1/instances/i-0123456789abcdef0/console/ws')), /404/, 'unknown instance: refused before the upgrade');
-    await t.rejects(openConsole(wsUrl(url, '/v1/instances/bogus/console/ws')), /400/, 'malformed id: refused before the upgrade');
+    await t.rejects(openConsole(wsUrl(url, `/v1/instances/${id}/console/ws`)), /401/, 'no API key: refused before the upgrade');
+    await t.rejects(openConsole(wsUrl(url, '/v1/instances/i-0123456789abcdef0/console/ws'), { apiKey }), /404/, 'unknown instance: refused before the upgrade');
+    await t.rejects(openConsole(wsUrl(url, '/v1/instances/bogus/console/ws'), { apiKey }), /400/, 'malformed id: refused before the upgrade');
   });
 
   await t.test('management calls for an unknown instance get 404 InstanceNotFound from the card', async (t) => {

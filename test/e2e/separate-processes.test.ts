@@ -1,15 +1,12 @@
 // The halves started by hand, as a student would in three terminals (or on two machines): a card listening for its
 // link on TCP, a host dialling it, and a control plane pointed at the card's management URL and token file.
 import t from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { api, until } from '../helpers/nitrolab-up.ts';
-
-const BIN = fileURLToPath(new URL('../../bin/nitrolab.js', import.meta.url));
+import { api, startCommand, until } from '../helpers/nitrolab-up.ts';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -20,17 +17,7 @@ function freePort(): Promise<number> {
   });
 }
 
-function start(args: string[], procs: ChildProcess[]): Promise<Record<string, string>> {
-  const p = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
-  procs.push(p);
-  let out = '';
-  p.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
-  p.stderr?.on('data', (d: Buffer) => { out += d.toString(); });
-  return new Promise((resolve, reject) => {
-    p.on('message', (m: Record<string, string>) => { if (m.type === 'ready') resolve(m); });
-    p.on('exit', (code) => reject(new Error(`${args[0]} exited ${code}:\n${out}`)));
-  });
-}
+const start = async (args: string[], procs: ChildProcess[]): Promise<Record<string, string>> => (await startCommand(args, procs)).ready;
 
 t.test('card, host and control plane started separately work together over a TCP link', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'nl-split-'));

@@ -1,7 +1,7 @@
 // Starts the real `nitrolab up` (control plane + card + host processes) on loopback in a temp data dir, for
 // whole-system tests that talk to it as a user would: over REST.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -58,6 +58,34 @@ export async function startNitrolab(args: string[] = [], timeoutMs = 60_000): Pr
 
 /** API keys of the running `up`s by base URL, so `api()` authenticates without every test passing the key. */
 const API_KEYS = new Map<string, string>();
+
+/** The admin key `api()` sends to `base` (from startNitrolab or a control plane started with startCommand). */
+export function apiKeyFor(base: string): string | undefined { return API_KEYS.get(base); }
+
+/** A long-running nitrolab command (`card`, `host`, `control-plane`, …) started as a student would in a terminal. */
+export interface StartedCommand { proc: ChildProcess; ready: Record<string, string>; output(): string; exited: Promise<number | null> }
+
+/** Start `nitrolab <args>` and resolve with its IPC `ready` message. A control plane's ready message names its API-key
+ *  file; its admin key is then remembered for `api()` calls to its URL. The process is pushed onto `procs` to kill. */
+export function startCommand(args: string[], procs: ChildProcess[]): Promise<StartedCommand> {
+  const proc = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  procs.push(proc);
+  let out = '';
+  proc.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
+  proc.stderr?.on('data', (d: Buffer) => { out += d.toString(); });
+  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+  return new Promise((resolve, reject) => {
+    proc.on('message', (m: Record<string, string>) => {
+      if (m['type'] !== 'ready') return;
+      const keys = m['apiKeysFile'];
+      if (keys !== undefined && m['url'] !== undefined) {
+        API_KEYS.set(m['url'], (JSON.parse(readFileSync(keys, 'utf8')) as { admin: string }).admin);
+      }
+      resolve({ proc, ready: m, output: () => out, exited });
+    });
+    proc.on('exit', (code) => reject(new Error(`${args[0]} exited ${code}:\n${out}`)));
+  });
+}
 
 /** A REST call with the admin key of the `up` at `base` (or `opts.key`; `null` sends none). */
 export async function api<T = unknown>(base: string, method: string, path: string, body?: unknown, opts: { key?: string | null } = {}): Promise<{ status: number; body: T }> {
