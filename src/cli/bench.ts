@@ -1,8 +1,9 @@
 // `nitrolab bench` (issue 8): runs every benchmark in bench/, each against the physical limit measured in the same
 // run, and writes bench/results/latest.json (one record per figure) and bench/results/latest.md.
 //   --quick      fewer runs and instances (under a minute of measuring on an idle machine)
-//   --only LIST  comma list of: limits, nvme, nbd, ebs, net, launch, compute
+//   --only LIST  comma list of: limits, nvme, push, nbd, ebs, net, launch, compute
 //   --out DIR    results directory (default bench/results)
+//   --merge      keep the other figures of DIR/latest.json and replace only those this run measured (a partial run)
 import { parseArgs } from 'node:util';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { loadavg, cpus } from 'node:os';
@@ -10,13 +11,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from './args.ts';
 
-const SUITES = ['limits', 'nvme', 'nbd', 'ebs', 'net', 'launch', 'compute'] as const;
+const SUITES = ['limits', 'nvme', 'push', 'nbd', 'ebs', 'net', 'launch', 'compute'] as const;
 const DEFAULT_OUT = fileURLToPath(new URL('../../bench/results', import.meta.url));
 
 export async function runBench(argv: string[]): Promise<number> {
-  let values: { quick?: boolean; only?: string; out?: string };
+  let values: { quick?: boolean; only?: string; out?: string; merge?: boolean };
   try {
-    ({ values } = parseArgs({ args: argv, options: { quick: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' } } }));
+    ({ values } = parseArgs({ args: argv, options: { quick: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' }, merge: { type: 'boolean' } } }));
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
@@ -26,6 +27,7 @@ export async function runBench(argv: string[]): Promise<number> {
   const t0 = Date.now();
   const { runLimits } = await import('../../bench/limits.ts');
   const { runNvme } = await import('../../bench/nvme.ts');
+  const { runPush } = await import('../../bench/push.ts');
   const { runNbd } = await import('../../bench/lib/nbd-records.ts');
   const { runEbs } = await import('../../bench/ebs.ts');
   const { runNet } = await import('../../bench/net.ts');
@@ -42,6 +44,7 @@ export async function runBench(argv: string[]): Promise<number> {
   const { records: limitRecords, limits } = await runLimits(ctx);
   if (only.has('limits')) records.push(...limitRecords);
   if (only.has('nvme')) { load.push(loadavg()[0] ?? 0); records.push(...await runNvme(ctx, limits)); }
+  if (only.has('push')) { load.push(loadavg()[0] ?? 0); records.push(...await runPush(ctx)); }
   if (only.has('nbd')) { load.push(loadavg()[0] ?? 0); records.push(...await runNbd(ctx)); }
   if (only.has('ebs')) { load.push(loadavg()[0] ?? 0); records.push(...await runEbs(ctx)); }
   if (only.has('net')) { load.push(loadavg()[0] ?? 0); records.push(...await runNet(ctx, limits)); }
@@ -57,8 +60,10 @@ export async function runBench(argv: string[]): Promise<number> {
   };
   const out = values.out ?? DEFAULT_OUT;
   await mkdir(out, { recursive: true });
-  await writeFile(join(out, 'latest.json'), JSON.stringify({ meta, records }, null, 2) + '\n');
-  await writeFile(join(out, 'latest.md'), renderMarkdown(meta, records));
+  const { mergeResults } = await import('../../bench/lib/merge.ts');
+  const written = values.merge === true ? await mergeResults(join(out, 'latest.json'), meta, records, [...only]) : { meta, records };
+  await writeFile(join(out, 'latest.json'), JSON.stringify(written, null, 2) + '\n');
+  await writeFile(join(out, 'latest.md'), renderMarkdown(written.meta, written.records));
   ctx.progress(`wrote ${join(out, 'latest.json')} and latest.md (${records.length} figures)`);
   return 0;
 }

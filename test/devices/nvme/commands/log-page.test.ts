@@ -3,7 +3,7 @@
 import t from 'tap';
 import { TestDriver, DATA } from '../driver.ts';
 import { AdminOpc, IoOpc, Lid } from '../../../../src/devices/nvme/regs.ts';
-import { EBS_STATS_MAGIC, EbsStatsLog, SmartLog } from '../../../../src/devices/nvme/log-pages.ts';
+import { EBS_STATS_MAGIC, EbsStatsLog, QueueStatsLog, SmartLog } from '../../../../src/devices/nvme/log-pages.ts';
 
 /** Get Log Page of `bytes` bytes at byte `offset`. */
 const glp = (lid: number, bytes: number, extra: { nsid?: number; offset?: number; rae?: boolean } = {}) => {
@@ -106,5 +106,14 @@ t.test('offsets, lengths beyond the log, and invalid log pages', async (t) => {
   t.ok(d.host.mem.subarray(DATA + 512, DATA + 1024).every((b) => b === 0), 'bytes past the log read as zeros');
   t.equal((await d.admin(glp(Lid.SMART, 8, { offset: 2 }))).st, 0x8005, 'offset not DWORD aligned');
   t.equal((await d.admin(glp(Lid.SMART, 8, { offset: 512 }))).st, 0x8005, 'offset past the log');
-  for (const lid of [0x00, 0x05, 0x7f, 0xc0]) t.equal((await d.admin(glp(lid, 512))).st, 0x8213, `LID ${lid} → Invalid Log Page`);
+  for (const lid of [0x00, 0x05, 0x7f, 0xc1]) t.equal((await d.admin(glp(lid, 512))).st, 0x8213, `LID ${lid} → Invalid Log Page`);
+});
+
+t.test('vendor log C0h counts I/O SQ DMA reads and I/O completions; the admin queue is not counted', async (t) => {
+  const d = new TestDriver();
+  await d.ready();
+  t.equal((await d.admin(glp(Lid.QUEUE_STATS, QueueStatsLog.size))).st, 1);
+  const O = QueueStatsLog.offset;
+  t.same([u64(d, DATA + O.ioSqDmaReads), u64(d, DATA + O.sqePushed), u64(d, DATA + O.ioCqePosted)], [0, 0, 0], 'only admin commands so far');
+  t.equal(QueueStatsLog.size, 512);
 });
