@@ -25,6 +25,7 @@ import struct
 import sys
 import time
 
+sys.dont_write_bytecode = True  # keep the example directory clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from link import (  # noqa: E402
     BIND, DEVICE_GET_INFO, DEVICE_RESET, DMA_ACCESS, DMA_MAP, DMA_MAP_PAYLOAD, DMA_READ, DMA_UNMAP, DMA_UNMAP_PAYLOAD,

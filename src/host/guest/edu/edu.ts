@@ -77,8 +77,9 @@ export class EduFunction implements DriverInstance {
     this.write('INT_ACK', 0xffff_ffff);
     this.write('INT_ENABLE', EduInt.FACT | EduInt.DMA | EduInt.ERROR);
 
-    // 5. A DMA buffer: contiguous guest pages. The device sees them at IOVA = GPA.
-    this.buf = this.k.pages.allocBytes(EDU_DMA_MAX);
+    // 5. A DMA buffer: contiguous guest pages, room for a copy's source and destination. The device sees them at
+    //    IOVA = GPA: the card maps the VM's RAM for this function that way (docs/ARCHITECTURE.md §5).
+    this.buf = this.k.pages.allocBytes(2 * EDU_DMA_MAX);
     this.k.log.info(`${this.name}: nitrolab edu v${this.version}, liveness ok, MSI-X vector 0x${this.vector.toString(16)}`);
   }
 
@@ -135,7 +136,7 @@ export class EduFunction implements DriverInstance {
   /** DMA copy inside the buffer: the first `len` bytes to the second half; returns whether the bytes arrived. */
   copy(data: Uint8Array): Promise<{ same: boolean; device: number; cpu: number }> {
     return this.serial(async () => {
-      const buf = this.dmaBuffer(data.length * 2);
+      const buf = this.dmaBuffer(data.length, 2);
       buf.bytes.set(data);
       buf.bytes.fill(0, data.length, data.length * 2);
       const dst = buf.gpa + data.length;
@@ -151,9 +152,11 @@ export class EduFunction implements DriverInstance {
     });
   }
 
-  private dmaBuffer(len: number): DmaBuffer {
+  /** The DMA buffer, if `len` bytes (one command's length, 1..EDU_DMA_MAX) fit the device's limit. */
+  private dmaBuffer(len: number, copies = 1): DmaBuffer {
     if (this.buf === undefined) throw new EduDriverError('the device is not probed');
-    if (len < 1 || len > this.buf.bytes.length) throw new EduDriverError(`length ${len} is outside 1..${this.buf.bytes.length}`);
+    if (len < 1 || len > EDU_DMA_MAX) throw new EduDriverError(`length ${len} is outside 1..${EDU_DMA_MAX}`);
+    if (len * copies > this.buf.bytes.length) throw new EduDriverError(`length ${len} does not fit the DMA buffer`);
     return this.buf;
   }
 

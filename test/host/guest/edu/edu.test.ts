@@ -66,13 +66,14 @@ t.test('edu checksum LEN: the device CRC-32 over DMA equals the CPU CRC-32', asy
   t.match(r.output, new RegExp(`^cpu    crc32 0x${want} \\(match\\)$`, 'mu'));
   t.equal((await k.exec('edu checksum 1000')).code, 0, 'odd lengths too');
   t.match((await k.exec('edu checksum 1M')).output, /length 1048576 is outside 1\.\.65536/u);
+  t.match((await k.exec('edu copy 65537')).output, /length 65537 is outside 1\.\.65536/u);
 });
 
 t.test('edu copy LEN moves the bytes by DMA', async (t) => {
   const { k } = await boot();
-  const r = await k.exec('edu copy 3000');
+  const r = await k.exec('edu copy 64k');
   t.equal(r.code, 0);
-  t.match(r.output, /^edu copy: 3000 bytes by DMA, destination matches source, crc32 0x[0-9a-f]{8}$/mu);
+  t.match(r.output, /^edu copy: 65536 bytes by DMA, destination matches source, crc32 0x[0-9a-f]{8}$/mu);
 });
 
 t.test('a device that fails the liveness check is left unbound and the command says so', async (t) => {
