@@ -81,11 +81,18 @@ const QUEUE_LOG_FIELDS = [
   'io_sq_dma_reads', 'io_sqe_dma_fetched', 'sqe_pushed', 'push_frames', 'push_stale', 'io_cqe_posted', 'io_interrupts',
 ] as const;
 
-/** `nvme queue-log DEV`: the card's counts of how I/O SQEs arrived and how often it interrupted. */
+/** The counters of the previous `queue-log` per controller, so each report also shows what changed since. */
+const previous = new WeakMap<NvmeController, number[]>();
+
+/** `nvme queue-log DEV`: the card's counts of how I/O SQEs arrived and how often it interrupted, each with its
+ *  change since the previous `queue-log` of this controller in brackets. */
 export async function queueLog(c: NvmeController, out: Out): Promise<number> {
   const page = await getLogPage(c, Lid.QUEUE_STATS, QUEUE_LOG_FIELDS.length * 8);
   const v = new DataView(page.buffer, page.byteOffset, page.byteLength);
+  const now = QUEUE_LOG_FIELDS.map((_, i) => Number(v.getBigUint64(i * 8, true)));
+  const before = previous.get(c) ?? now.map(() => 0);
+  previous.set(c, now);
   out(`Queue statistics log (vendor 0xc0) for NVME device:${c.name}\n`);
-  QUEUE_LOG_FIELDS.forEach((name, i) => out(`${name.padEnd(20)}: ${Number(v.getBigUint64(i * 8, true))}\n`));
+  QUEUE_LOG_FIELDS.forEach((name, i) => out(`${name.padEnd(20)}: ${now[i] ?? 0} (+${(now[i] ?? 0) - (before[i] ?? 0)})\n`));
   return 0;
 }
