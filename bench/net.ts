@@ -8,7 +8,7 @@ import { API_KEY, api, startUp } from './launch.ts';
 
 interface Inst { instanceId: string; hostId?: string; privateIp?: string; state?: { name: string } }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms: number): Promise<T> {
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms: number): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await fn();
@@ -18,7 +18,7 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms: nu
   }
 }
 
-async function launch(url: string, userData: string): Promise<Inst> {
+export async function launch(url: string, userData: string): Promise<Inst> {
   const r = await api(url, 'POST', '/v1/instances', { instanceType: 'emu.small', userData });
   const inst = (r.body.instances as Inst[] | undefined)?.[0];
   if (r.status !== 201 || !inst) throw new Error(`launch refused: ${r.status} ${JSON.stringify(r.body)}`);
@@ -28,7 +28,7 @@ async function launch(url: string, userData: string): Promise<Inst> {
   }, 60_000);
 }
 
-async function consoleText(url: string, id: string): Promise<string> {
+export async function consoleText(url: string, id: string): Promise<string> {
   const res = await fetch(`${url}/v1/instances/${id}/console`, { headers: { authorization: `Bearer ${API_KEY}` } });
   return res.text();
 }

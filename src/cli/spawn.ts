@@ -23,7 +23,9 @@ export interface ChildHandle {
 }
 
 export function spawnNitrolab(name: string, args: string[], log: Logger, opts: { pretty: boolean }): ChildHandle {
-  const proc = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+  // NITROLAB_CPU_PROF=<dir>: `node --cpu-prof` for every child (not allowed in NODE_OPTIONS); bench/profile-net.ts.
+  const prof = process.env.NITROLAB_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.NITROLAB_CPU_PROF}`] : [];
+  const proc = spawn(process.execPath, [...prof, '--import', 'tsx', MAIN, ...args], {
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     env: { ...process.env, NITROLAB_CHILD: name },
   });

@@ -73,6 +73,8 @@ export class Virtqueue {
   private readonly dma: DmaPort;
   private readonly gate: () => boolean;
   private readonly pending: { id: number; len: number }[] = [];
+  /** Chains popped ahead of use (prefetch), in ring order. */
+  private readonly ahead: Promise<DescChain>[] = [];
 
   /** `gate` says whether DMA is allowed right now (Bus Master Enable); when it is not, work stops with QueueStopped. */
   constructor(index: number, cfg: QueueConfig, dma: DmaPort, gate: () => boolean = () => true) {
@@ -86,8 +88,10 @@ export class Virtqueue {
   /** Stop issuing DMA for good (reset, NEEDS_RESET). In-flight work ends with QueueStopped. */
   stop(): void { this.live = false; }
 
-  /** Take the next available chain, or null if the driver has made none available. */
+  /** Take the next available chain (a prefetched one first), or null if the driver has made none available. */
   async popChain(): Promise<DescChain | null> {
+    const next = this.ahead.shift();
+    if (next) return next;
     if (this.lastAvailIdx === this.availIdx && (await this.refreshAvailIdx()) === 0) return null;
     const slot = this.lastAvailIdx % this.cfg.size;
     const head = (await this.readU16(this.cfg.avail + VirtqAvail.size + AVAIL_ELEM_SIZE * slot));
@@ -95,8 +99,48 @@ export class Virtqueue {
     return this.walkChain(head);
   }
 
-  /** Give back the last `n` popped chains unused (they were not put in the used ring). */
+  /**
+   * Take up to `max` available chains at once: one DMA read for their avail ring slots (two where the ring wraps),
+   * then every chain's descriptors walked concurrently. Over the link each DMA read is a round trip, so a batch costs
+   * the same few round trips as a single chain. The elements settle in ring order; a malformed chain rejects only its
+   * own element, so a caller that awaits them in order stops where a chain-at-a-time walk would have.
+   */
+  async popChains(max: number): Promise<Promise<DescChain>[]> {
+    let count = (this.availIdx - this.lastAvailIdx) & 0xffff;
+    if (count === 0) count = await this.refreshAvailIdx();
+    const n = Math.min(count, max);
+    if (n <= 0) return [];
+    const { size, avail } = this.cfg;
+    const first = this.lastAvailIdx % size;
+    const run = Math.min(n, size - first);
+    const slots = new Uint8Array(n * AVAIL_ELEM_SIZE);
+    const base = avail + VirtqAvail.size;
+    await Promise.all([
+      this.read(base + AVAIL_ELEM_SIZE * first, slots.subarray(0, run * AVAIL_ELEM_SIZE)),
+      ...(run < n ? [this.read(base, slots.subarray(run * AVAIL_ELEM_SIZE))] : []),
+    ]);
+    this.lastAvailIdx = (this.lastAvailIdx + n) & 0xffff;
+    return Array.from({ length: n }, (_, i) => {
+      const chain = this.walkChain(slots[2 * i]! | (slots[2 * i + 1]! << 8));
+      chain.catch(() => {}); // a rejection belongs to whoever awaits this element; an element never awaited is no error
+      return chain;
+    });
+  }
+
+  /** Fetch up to `max` chains ahead (popChains); popChain hands them out in order, dropAhead gives back the rest. */
+  async prefetch(max: number): Promise<void> {
+    this.ahead.push(...await this.popChains(max - this.ahead.length));
+  }
+
+  /** Give back the prefetched chains nobody took (they return to the avail ring, to be walked again later). */
+  dropAhead(): void {
+    this.lastAvailIdx = (this.lastAvailIdx - this.ahead.length) & 0xffff;
+    this.ahead.length = 0;
+  }
+
+  /** Give back the last `n` popped chains unused (they were not put in the used ring), and any prefetched ones. */
   rewind(n: number): void {
+    this.dropAhead();
     this.lastAvailIdx = (this.lastAvailIdx - n) & 0xffff;
   }
 
@@ -155,14 +199,16 @@ export class Virtqueue {
     return (await this.refreshAvailIdx()) > 0;
   }
 
-  /** Copy a chain's readable part into `dst` (which must be `readBytes` long). */
+  /** Copy a chain's readable part into `dst` (which must be `readBytes` long); the segments are read concurrently. */
   async readChain(chain: DescChain, dst: Uint8Array): Promise<void> {
     let at = 0;
+    const reads: Promise<void>[] = [];
     for (const s of chain.readable) {
       if (s.len === 0) continue;
-      await this.read(s.addr, dst.subarray(at, at + s.len));
+      reads.push(this.read(s.addr, dst.subarray(at, at + s.len)));
       at += s.len;
     }
+    await Promise.all(reads);
   }
 
   /** Scatter `src` into a chain's writable part; returns the bytes written (≤ writeBytes). */

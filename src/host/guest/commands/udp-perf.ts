@@ -7,6 +7,8 @@ import type { ShellCommand } from '../shell.ts';
 
 const IDLE_MS = 2000;
 const BATCH = 32;
+/** Longest wait for ring space before trying again (a device that never interrupts cannot hang the sender). */
+const TX_WAIT_MS = 20;
 
 export const udpPerf: ShellCommand = {
   name: 'udp-perf',
@@ -52,9 +54,9 @@ export const udpPerf: ShellCommand = {
           dv.setUint32(0, sent);
           const busy = dev?.stats.txBusy ?? 0;
           if (!sock.sendto(dst, port, payload)) { err('udp-perf: send failed\n'); return 1; }
-          if ((dev?.stats.txBusy ?? 0) !== busy) { // ring full: let the device drain, send the same sequence again
+          if ((dev?.stats.txBusy ?? 0) !== busy) { // ring full: wait for the device to drain, send the same sequence again
             retries++;
-            await p.yield();
+            await (dev?.whenTxReady ? Promise.race([dev.whenTxReady(), p.sleep(TX_WAIT_MS)]) : p.yield());
             continue;
           }
           sent++;

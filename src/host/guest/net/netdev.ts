@@ -39,6 +39,9 @@ export interface NetDevice {
   transmit(frame: Uint8Array, csum?: TxChecksum): boolean;
   /** Driver-specific counters for `ip -s -d link`. */
   extraStats?(): Readonly<Record<string, number>>;
+  /** Resolves once the transmit ring has room again (after transmit returned false for a full ring), or the device
+   *  went down; a sender waits on it instead of retrying (Linux: netif_stop_queue / netif_wake_queue). */
+  whenTxReady?(): Promise<void>;
 }
 
 export interface NetDeviceHandle {

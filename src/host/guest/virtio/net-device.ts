@@ -80,6 +80,8 @@ export class VirtioNetDevice implements NetDevice, DriverInstance {
   private rxBufs: RxBuf[] = [];
   private txPool: DmaBuffer | undefined;
   private txFreeSlots: number[] = [];
+  /** Senders waiting for ring space (whenTxReady). */
+  private txWaiters: (() => void)[] = [];
   private txSlotSize = 2048;
   private mergeable = false;
   private reinit: Promise<void> | undefined;
@@ -320,6 +322,27 @@ export class VirtioNetDevice implements NetDevice, DriverInstance {
     for (let u = q.getUsed(); u; u = q.getUsed()) this.txFreeSlots.push(u.token);
   }
 
+  /**
+   * The queue is stopped (ring full): ask for a tx interrupt at the device's next used-ring flush and resolve when
+   * slots come back (netif_wake_queue), or at once if they already have. Tx interrupts stay off otherwise.
+   */
+  whenTxReady(): Promise<void> {
+    const q = this.txq;
+    if (this.state !== 'live' || !q) return Promise.resolve();
+    this.reapTx();
+    if (this.txFreeSlots.length > 0 && q.numFree >= (q.indirect ? 1 : 2)) return Promise.resolve();
+    const p = new Promise<void>((r) => this.txWaiters.push(r));
+    if (!q.enableCb()) this.wakeTx(); // completions arrived between the reap and re-arming the interrupt
+    return p;
+  }
+
+  private wakeTx(): void {
+    this.reapTx();
+    if (this.txFreeSlots.length === 0 && this.state === 'live') return;
+    this.txq?.disableCb();
+    for (const r of this.txWaiters.splice(0)) r();
+  }
+
   transmit(frame: Uint8Array, csum?: TxChecksum): boolean {
     const q = this.txq;
     const pool = this.txPool;
@@ -369,7 +392,7 @@ export class VirtioNetDevice implements NetDevice, DriverInstance {
     this.vstats.txIrqs++;
     if (this.state !== 'live') return;
     try {
-      this.reapTx();
+      this.wakeTx();
     } catch (err) {
       this.deviceError(`tx: ${err instanceof Error ? err.message : String(err)}`);
     }
@@ -426,6 +449,7 @@ export class VirtioNetDevice implements NetDevice, DriverInstance {
   }
 
   private dropQueues(): void {
+    for (const r of this.txWaiters.splice(0)) r();
     // Writing 0 stops the device's queues (§3.5: after a reset it must not touch them), so the ring pages can go back
     // to the allocator; init() then waits for the reset to complete before building new rings.
     const old = [this.rxq, this.txq];
@@ -451,6 +475,7 @@ export class VirtioNetDevice implements NetDevice, DriverInstance {
   }
 
   private async teardown(): Promise<void> {
+    for (const r of this.txWaiters.splice(0)) r();
     try {
       if (this.vectors.length > 0 && this.dev.msix) await this.k.pci.disableMsix(this.dev);
     } catch { /* device gone */ }
