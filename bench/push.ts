@@ -17,7 +17,7 @@ export const COALESCE_ON = { thr: 7, time: 1 } as const;
 async function queueLog(rig: Rig): Promise<Record<string, number>> {
   const r = await rig.kernel.exec('nvme queue-log /dev/nvme0');
   if (r.code !== 0) throw new Error(`nvme queue-log failed: ${r.output}`);
-  return Object.fromEntries([...r.output.matchAll(/^(\w+)\s+: (\d+)$/gmu)].map((m) => [m[1] as string, Number(m[2])]));
+  return Object.fromEntries([...r.output.matchAll(/^(\w+)\s+: (\d+) /gmu)].map((m) => [m[1] as string, Number(m[2])]));
 }
 
 async function sh(rig: Rig, line: string): Promise<void> {
