@@ -197,7 +197,7 @@ export class VirtioHost extends FnHost {
   async fence(): Promise<void> { await this.rc.ping(); }
 
   /** Post a tx chain: a zeroed 12-byte virtio_net_hdr_v1, then the frame; kick. */
-  async transmit(tx: GuestVirtq, frame: Uint8Array, hdr = new Uint8Array(NetHdr.size)): Promise<number> {
+  async transmit(tx: GuestVirtq, frame: Uint8Array, hdr: Uint8Array = new Uint8Array(NetHdr.size)): Promise<number> {
     const c = tx.post([{ data: hdr }, { data: frame }]);
     await this.notify(TXQ);
     return c.head;

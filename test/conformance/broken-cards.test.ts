@@ -30,6 +30,8 @@ const EXPECT: [Fault, string[], string[], Opts?][] = [
   ['virtio-features-ok-unchecked', ['VIRTIO-PCI-006'], ['VIRTIO-PCI']],
   ['virtio-no-needs-reset', ['VIRTIO-RING-010', 'VIRTIO-RING-011', 'VIRTIO-RING-012', 'VIRTIO-RING-013'], ['VIRTIO-RING'], { optionalOnly: true }],
   ['virtio-wrong-mac', ['VIRTIO-NET-001'], ['VIRTIO-NET']],
+  ['virtio-csum-not-honoured', ['VIRTIO-NET-009'], ['VIRTIO-NET-009', 'VIRTIO-NET-010'], { mgmt: true }],
+  ['virtio-csum-always', ['VIRTIO-NET-010'], ['VIRTIO-NET-009', 'VIRTIO-NET-010'], { mgmt: true, optionalOnly: true }],
   ['mgmt-unknown-op', ['MGMT-002'], ['MGMT'], { mgmt: true }],
 ];
 
@@ -52,6 +54,11 @@ t.test('the fixture card without a fault passes every mandatory case', async (t)
 t.test('the fixture\'s management API launches an instance the MGMT cases accept, without a fault', async (t) => {
   const r = await run(t, 'none', ['MGMT-001', 'MGMT-002', 'MGMT-003'], { mgmt: true });
   t.same(r.records.map((x) => [x.id, x.status]), [['MGMT-001', 'pass'], ['MGMT-002', 'pass'], ['MGMT-003', 'pass']]);
+});
+
+t.test('with the fixture\'s management API the virtio packet cases run (its fn 2 answers ARP for 10/8) and pass', async (t) => {
+  const r = await run(t, 'none', ['VIRTIO-NET-005', 'VIRTIO-NET-006', 'VIRTIO-NET-007', 'VIRTIO-NET-008', 'VIRTIO-NET-009', 'VIRTIO-NET-010'], { mgmt: true });
+  t.same(r.records.filter((x) => x.status !== 'pass').map((x) => `${x.id}: ${x.message}`), []);
 });
 
 for (const [fault, ids, only, o = {}] of EXPECT) {

@@ -5,7 +5,7 @@
 import { ArpOp, ArpPkt, EthHdr, EtherType, parseIpv4 } from '../../devices/net-wire.ts';
 import { viewOf } from '../../devices/layout.ts';
 import {
-  bit, FeatureBit, GsoType, NetConfig, NetFeatureBit, NetFeatureDeps, NetHdr, NetStatus,
+  bit, FeatureBit, GsoType, NetConfig, NetFeatureBit, NetFeatureDeps, NetHdr, NetHdrFlags, NetStatus,
 } from '../../devices/virtio-net/regs.ts';
 import { arpPacket, ethFrame } from '../../nitro-card/vpc/frames.ts';
 import type { SuiteContext } from '../context.ts';
@@ -61,6 +61,45 @@ async function arpExchange(ctx: SuiteContext, features: bigint, sizes: number[])
 }
 
 const CANARY = 0xa5;
+
+/**
+ * An ARP request for the gateway whose target address only becomes the gateway's once the device completes a
+ * NEEDS_CSUM checksum over it: csum_start = the tpa field, csum_offset 0, so the device stores ~sum(tpa) in tpa's
+ * high half. tpa is sent as (x, gw_lo) with x chosen so that ~(x +' gw_lo) = gw_hi; unchecksummed, it names an
+ * address outside the subnet, which the card does not answer.
+ */
+function csumArp(n: LaunchedNet): { frame: Uint8Array; hdr: Uint8Array } {
+  const gw = parseIpv4(n.gatewayIp) ?? 0;
+  const hi = gw >>> 16;
+  const lo = gw & 0xffff;
+  let x = (~hi & 0xffff) + (~lo & 0xffff);
+  x = (x & 0xffff) + (x >>> 16);
+  const mac = macBytes(n.mac);
+  const frame = ethFrame(BROADCAST, mac, EtherType.ARP, arpPacket(ArpOp.REQUEST, mac, parseIpv4(n.ip) ?? 0, new Uint8Array(6), ((x << 16) | lo) >>> 0));
+  const hdr = new Uint8Array(NetHdr.size);
+  const v = viewOf(hdr);
+  v.setUint8(NetHdr.offset.flags, NetHdrFlags.NEEDS_CSUM);
+  v.setUint16(NetHdr.offset.csum_start, EthHdr.size + ArpPkt.offset.tpa, true);
+  v.setUint16(NetHdr.offset.csum_offset, 0, true);
+  return { frame, hdr };
+}
+
+/** Send the csumArp frame with `features` negotiated; resolves whether the gateway's reply came back. */
+async function csumExchange(ctx: SuiteContext, features: bigint): Promise<{ h: VirtioHost; replied: boolean }> {
+  const n = net(ctx);
+  const h = await ctx.virtio();
+  const { rx, tx } = await h.start({ features: features | bit(NetFeatureBit.MAC) });
+  rx.post([{ len: RX_BUF, write: true }]);
+  await h.notify(RXQ);
+  const { frame, hdr } = csumArp(n);
+  await h.transmit(tx, frame, hdr);
+  check(await h.waitUsed(tx, 1), 'the tx buffer was not used');
+  const got = await pollUntil(() => rx.usedIdx !== 0, (features & bit(NetFeatureBit.CSUM)) !== 0n ? ctx.timeoutMs : Math.min(ctx.timeoutMs, 500));
+  if (!got) return { h, replied: false };
+  const e = rx.usedElem(0);
+  const d = rx.getDesc(e.id);
+  return { h, replied: isGatewayReply(rx.bytes(d.addr, e.len).subarray(NetHdr.size), n) };
+}
 
 export const VIRTIO_NET_CASES = defineGroup('VIRTIO-NET', [
   { n: 1, level: 'M', clause: `${V} §5.1.4 Device configuration layout (mac, VIRTIO_NET_F_MAC)`, title: 'with VIRTIO_NET_F_MAC offered, the mac field is a unicast, non-zero address (the one asked for at launch, with --mgmt)',
@@ -161,6 +200,21 @@ export const VIRTIO_NET_CASES = defineGroup('VIRTIO-NET', [
       await h.fence();
       check(canary(), 'the device wrote past the 32-byte rx buffer');
       if (rx.usedIdx !== 0) check(rx.usedElem(0).len <= b.len, `used len ${rx.usedElem(0).len} > 32`);
+      await h.reset();
+    } },
+  { n: 9, level: 'M', clause: `${V} §5.1.6.2 Packet Transmission (VIRTIO_NET_F_CSUM: the device completes a NEEDS_CSUM checksum from csum_start, stored at csum_start + csum_offset)`, title: 'with CSUM negotiated, a frame with NEEDS_CSUM leaves the device with its checksum completed (observed through the card\'s ARP answer)',
+    async run(ctx) {
+      const h0 = await ctx.virtio();
+      await h0.reset();
+      if (((await h0.offered()) & bit(NetFeatureBit.CSUM)) === 0n) throw new Skip('VIRTIO_NET_F_CSUM not offered');
+      const { h, replied } = await csumExchange(ctx, bit(NetFeatureBit.CSUM));
+      check(replied, 'no ARP reply: the checksum was not completed (the target address stayed outside the subnet)');
+      await h.reset();
+    } },
+  { n: 10, level: 'O', clause: `${V} §5.1.6.2.1 (NEEDS_CSUM only with VIRTIO_NET_F_CSUM)`, title: 'without CSUM negotiated, NEEDS_CSUM is not honoured: the frame is not checksummed (dropped, or sent unchanged)',
+    async run(ctx) {
+      const { h, replied } = await csumExchange(ctx, 0n);
+      check(!replied, 'the device completed a checksum although VIRTIO_NET_F_CSUM was not negotiated');
       await h.reset();
     } },
 ]);
