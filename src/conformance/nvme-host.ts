@@ -134,6 +134,15 @@ export class NvmeHost extends FnHost {
     if (sq !== undefined) this.write(this.sqDoorbell(qid), sq.tail);
   }
 
+  /** Ring SQ qid's tail doorbell as a DOORBELL_PUSH carrying the SQE placed last (docs/link-protocol.md §4.1). */
+  pushLast(qid: number): void {
+    const sq = this.sqs.get(qid);
+    if (sq === undefined) throw new Error(`SQ ${qid} is not set up`);
+    const slot = (sq.tail + sq.size - 1) % sq.size;
+    const at = sq.base + slot * 64;
+    this.rc.barPush(this.fn, 0, this.sqDoorbell(qid), sq.tail, slot, 64, this.mem.slice(at, at + 64));
+  }
+
   async submit(qid: number, s: SqeInit): Promise<CqeOut> {
     const cid = this.place(qid, s);
     this.ring(qid);

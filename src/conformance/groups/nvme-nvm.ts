@@ -179,4 +179,20 @@ export const NVME_NVM_CASES = defineGroup('NVME-NVM', [
       if (at + blocks * ns.lbaBytes > WINDOW_BYTES || blocks > 0x10000 || blocks > ns.nsze) throw new Skip(`MDTS ${mdts} (${max} bytes) is larger than the suite's mapped window allows`);
       expectStatus(await h.io(rw(IoOpc.READ, 0, blocks, prps(h, at, blocks * ns.lbaBytes))), Sc.INVALID_FIELD, `Read of ${blocks} blocks (${blocks * ns.lbaBytes} bytes, MDTS ${max})`);
     } },
+  { n: 15, level: 'O', clause: 'link-protocol §4.1 DOORBELL_PUSH (vendor feature C0h Submission Push)', title: 'with Submission Push on, a Read whose SQE comes in a DOORBELL_PUSH frame completes and returns the data like a fetched one',
+    async run(ctx) {
+      const { h, ns } = await setup(ctx);
+      const on = await h.admin({ opc: AdminOpc.SET_FEATURES, cdw10: 0xc0, cdw11: 1 });
+      if (on.code !== 0) throw new Skip(`Set Features C0h answered ${statusName(on.code)}: the card does not take pushed SQEs`);
+      pattern(h, Gm.DATA, ns.lbaBytes, 0x5c);
+      await h.expectOk(await h.io(rw(IoOpc.WRITE, 5, 1, prps(h, Gm.DATA, ns.lbaBytes))), 'Write LBA 5');
+      h.mem.fill(0, Gm.DATA2, Gm.DATA2 + ns.lbaBytes);
+      const cid = h.place(1, rw(IoOpc.READ, 5, 1, prps(h, Gm.DATA2, ns.lbaBytes)));
+      h.pushLast(1);
+      const c = await h.reap(1);
+      check(c !== undefined, 'no completion for the pushed Read');
+      check(c.cid === cid && c.code === 0, `pushed Read completed with CID ${c.cid} (sent ${cid}), ${statusName(c.code)}`);
+      check(same(h, Gm.DATA, Gm.DATA2, ns.lbaBytes), 'the pushed Read returned other bytes than were written');
+      await h.expectOk(await h.admin({ opc: AdminOpc.SET_FEATURES, cdw10: 0xc0, cdw11: 0 }), 'Set Features C0h off');
+    } },
 ]);
