@@ -1,11 +1,11 @@
 // `nitrolab card`: one card service as its own OS process. It boots through the security chip, listens for the
 // PCIe link (Unix socket or TCP) and serves its management API on loopback. It never dials out.
-import { cpus, totalmem } from 'node:os';
 import { intFlag, oneOf, parse, UsageError } from './args.ts';
 import { createRootLogger, isLogLevel } from '../common/log.ts';
 import { listenLink } from '../devices/pcie/link/socket-transport.ts';
 import { cardLinkAccount, startCard } from '../nitro-card/start.ts';
 import { FirmwareError } from '../nitro-card/boot/firmware.ts';
+import { capacityFlags } from './capacity-flags.ts';
 import { parseNbdUrl } from '../nitro-card/ebs/nbd-url.ts';
 
 /** `--blockstore` must be an NBD URI the card's client can use (nbd://host:port, nbd+unix:///?socket=…). */
@@ -24,6 +24,8 @@ export async function runCard(argv: string[]): Promise<number> {
     firmware: { type: 'string' },
     'root-key': { type: 'string' },
     'guest-mem-mib': { type: 'string' },
+    vcpus: { type: 'string' },
+    'mem-mib': { type: 'string' },
     blockstore: { type: 'string' },
     'shutdown-grace-ms': { type: 'string' },
     'log-level': { type: 'string' },
@@ -46,7 +48,7 @@ export async function runCard(argv: string[]): Promise<number> {
       firmwareDir: values.firmware,
       rootKey: values['root-key'],
       guestMemBytes: intFlag('guest-mem-mib', values['guest-mem-mib'], 32, 4, 4096) * 1024 * 1024,
-      capacity: { vcpus: cpus().length * 48, memMiB: Math.floor(totalmem() / 1048576) * 8 },
+      capacity: capacityFlags(values.vcpus, values['mem-mib']),
       blockstore: values.blockstore,
       shutdownGraceMs: intFlag('shutdown-grace-ms', values['shutdown-grace-ms'], 5000, 0, 600_000),
       log,

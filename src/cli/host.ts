@@ -4,6 +4,7 @@
 import type { Worker } from 'node:worker_threads';
 import { startTsWorker } from '../common/ts-worker.ts';
 import { intFlag, oneOf, parse, UsageError } from './args.ts';
+import { capacityFlags } from './capacity-flags.ts';
 import { createRootLogger, isLogLevel } from '../common/log.ts';
 import { connectLink } from '../devices/pcie/link/socket-transport.ts';
 import { createShmLinkPair, openShmLink, shmTransferList } from '../devices/pcie/link/shm-transport.ts';
@@ -26,6 +27,8 @@ export async function runHost(argv: string[]): Promise<number> {
     'guest-mem-mib': { type: 'string' },
     blockstore: { type: 'string' },
     'host-mem-mib': { type: 'string' },
+    'card-vcpus': { type: 'string' },
+    'card-mem-mib': { type: 'string' },
     'shutdown-grace-ms': { type: 'string' },
     'log-level': { type: 'string' },
   });
@@ -50,6 +53,7 @@ export async function runHost(argv: string[]): Promise<number> {
     const cardDescs = pairs.map((p) => p.card);
     cardWorker = startTsWorker(new URL('../nitro-card/card-worker.ts', import.meta.url), {
       workerData: { hostId, dataDir: values['data-dir'] ?? '.nitrolab/card', mode, level: level ?? 'info', links: cardDescs, guestMemMiB, blockstore: values.blockstore,
+        capacity: capacityFlags(values['card-vcpus'], values['card-mem-mib'], 'card-'),
         shutdownGraceMs: intFlag('shutdown-grace-ms', values['shutdown-grace-ms'], 5000, 0, 600_000) },
       transferList: cardDescs.flatMap(shmTransferList),
       name: 'card',

@@ -9,6 +9,7 @@ import { reportDeath, spawnNitrolab, type ChildHandle } from './spawn.ts';
 import { readCardToken } from '../nitro-card/token.ts';
 import { resolveApiKeys } from './api-keys.ts';
 import { supervise } from './supervise.ts';
+import { capacityFlags } from './capacity-flags.ts';
 
 export interface UpOptions {
   port: number;
@@ -23,6 +24,9 @@ export interface UpOptions {
   blockstorePort: number;
   /** Grace period of an orderly guest shutdown before a stop is forced. */
   shutdownGraceMs: number;
+  /** Capacity each card advertises, where it replaces the default (src/nitro-card/capacity.ts). */
+  cardVcpus?: number | undefined;
+  cardMemMiB?: number | undefined;
 }
 
 export function parseUpArgs(argv: string[]): UpOptions & { logLevel: string | undefined } {
@@ -37,9 +41,12 @@ export function parseUpArgs(argv: string[]): UpOptions & { logLevel: string | un
     'guest-mem-mib': { type: 'string' },
     'blockstore-port': { type: 'string' },
     'shutdown-grace-ms': { type: 'string' },
+    'card-vcpus': { type: 'string' },
+    'card-mem-mib': { type: 'string' },
     'log-level': { type: 'string' },
   });
   const host = values.host ?? '127.0.0.1';
+  const capacity = capacityFlags(values['card-vcpus'], values['card-mem-mib'], 'card-'); // validates both
   if (values['log-level'] !== undefined && !isLogLevel(values['log-level'])) throw new UsageError(`--log-level ${values['log-level']} is not a pino level`);
   return {
     port: intFlag('port', values.port, 8080, 0, 65535),
@@ -52,6 +59,8 @@ export function parseUpArgs(argv: string[]): UpOptions & { logLevel: string | un
     blockstorePort: intFlag('blockstore-port', values['blockstore-port'], 0, 0, 65535),
     guestMemMiB: intFlag('guest-mem-mib', values['guest-mem-mib'], 32, 4, 4096),
     shutdownGraceMs: intFlag('shutdown-grace-ms', values['shutdown-grace-ms'], 5000, 0, 600_000),
+    cardVcpus: values['card-vcpus'] !== undefined ? capacity.vcpus : undefined,
+    cardMemMiB: values['card-mem-mib'] !== undefined ? capacity.memMiB : undefined,
     logLevel: values['log-level'],
   };
 }
@@ -65,15 +74,19 @@ async function startHostPair(i: number, o: UpOptions, log: Logger, pretty: boole
   const linkPath = join(dir, 'link.sock');
   const common = ['--host-id', hostId, '--mode', o.mode, ...logArgs];
   const grace = ['--shutdown-grace-ms', String(o.shutdownGraceMs)];
+  const cap = (prefix: string): string[] => [
+    ...(o.cardVcpus !== undefined ? [`--${prefix}vcpus`, String(o.cardVcpus)] : []),
+    ...(o.cardMemMiB !== undefined ? [`--${prefix}mem-mib`, String(o.cardMemMiB)] : []),
+  ];
   if (o.link === 'socket') {
-    const card = spawnNitrolab(`card ${hostId}`, ['card', '--listen', linkPath, '--data-dir', join(dir, 'card'), '--mgmt-port', '0', ...grace, ...common], log, { pretty });
+    const card = spawnNitrolab(`card ${hostId}`, ['card', '--listen', linkPath, '--data-dir', join(dir, 'card'), '--mgmt-port', '0', ...cap(''), ...grace, ...common], log, { pretty });
     const ready = await card.ready;
     const host = spawnNitrolab(`host ${hostId}`, ['host', '--card', linkPath, '--pcpus', String(o.pcpus), '--guest-mem-mib', String(o.guestMemMiB), ...common], log, { pretty });
     await host.ready;
     return { hostId, card, host, mgmtUrl: String(ready.mgmtUrl) };
   }
   // shm: the card is a worker thread inside the host process, reached over SharedArrayBuffer rings.
-  const host = spawnNitrolab(`host ${hostId}`, ['host', '--embedded-card', '--data-dir', join(dir, 'card'), '--pcpus', String(o.pcpus), '--guest-mem-mib', String(o.guestMemMiB), ...grace, ...common], log, { pretty });
+  const host = spawnNitrolab(`host ${hostId}`, ['host', '--embedded-card', '--data-dir', join(dir, 'card'), '--pcpus', String(o.pcpus), '--guest-mem-mib', String(o.guestMemMiB), ...cap('card-'), ...grace, ...common], log, { pretty });
   const ready = await host.ready;
   return { hostId, host, mgmtUrl: String(ready.mgmtUrl) };
 }

@@ -2,14 +2,14 @@
 // shared-memory rings instead of a socket. The first ring pair is the hypervisor's management channel, the others
 // belong to the pCPU threads.
 import { parentPort, workerData } from 'node:worker_threads';
-import { cpus, totalmem } from 'node:os';
 import { createRootLogger, type LogLevel } from '../common/log.ts';
 import { openShmLink, type ShmLinkDesc } from '../devices/pcie/link/shm-transport.ts';
 import { cardLinkAccount, startCard } from './start.ts';
+import { cardCapacity, type CardCapacity } from './capacity.ts';
 import { currentTid } from '../telemetry/thread-cpu.ts';
 
 if (!parentPort) throw new Error('card-worker must run as a worker thread');
-const wd = workerData as { hostId: string; dataDir: string; mode: 'offload' | 'legacy'; level: LogLevel; links: ShmLinkDesc[]; guestMemMiB: number; blockstore?: string; shutdownGraceMs?: number };
+const wd = workerData as { hostId: string; dataDir: string; mode: 'offload' | 'legacy'; level: LogLevel; links: ShmLinkDesc[]; guestMemMiB: number; capacity?: Partial<CardCapacity>; blockstore?: string; shutdownGraceMs?: number };
 const log = createRootLogger({ name: `card ${wd.hostId}`, level: wd.level, pretty: false });
 const running = await startCard({
   hostId: wd.hostId,
@@ -19,7 +19,7 @@ const running = await startCard({
   mgmtHost: '127.0.0.1',
   mgmtPort: 0,
   guestMemBytes: wd.guestMemMiB * 1024 * 1024,
-  capacity: { vcpus: cpus().length * 48, memMiB: Math.floor(totalmem() / 1048576) * 8 },
+  capacity: cardCapacity(wd.capacity),
   blockstore: wd.blockstore,
   shutdownGraceMs: wd.shutdownGraceMs,
   log,
