@@ -3,6 +3,7 @@
 // rings — which must never stop the card serving, and SHOULD end in DEVICE_NEEDS_RESET (§2.1.2).
 import { bit, DescFlags, FeatureBit, Status, VirtqDesc } from '../../devices/virtio-net/regs.ts';
 import { NetHdr } from '../../devices/virtio-net/regs.ts';
+import { needEvent } from '../../devices/virtio-net/queue.ts';
 import type { SuiteContext } from '../context.ts';
 import { OUTSIDE_WINDOW } from '../guest.ts';
 import { Skip, check, defineGroup, hex } from '../types.ts';
@@ -205,5 +206,19 @@ export const VIRTIO_RING_CASES = defineGroup('VIRTIO-RING', [
       }, bit(FeatureBit.RING_INDIRECT_DESC));
       check(needsReset, 'DEVICE_NEEDS_RESET not set');
       await stillServing(ctx, h);
+    } },
+  { n: 14, level: 'O', clause: `${V} §2.7.10 Available Buffer Notification Suppression (EVENT_IDX: avail_event)`, title: 'with EVENT_IDX, a driver that kicks only when vring_need_event(avail_event) asks still gets every buffer used',
+    async run(ctx) {
+      const h = await ctx.virtio();
+      await needFeature(h, FeatureBit.RING_EVENT_IDX, 'VIRTIO_F_EVENT_IDX');
+      const { tx } = await h.start({ features: bit(FeatureBit.RING_EVENT_IDX) });
+      let kicks = 0;
+      for (let i = 1; i <= 4; i++) {
+        const old = tx.availIdx;
+        tx.post([{ data: new Uint8Array(NetHdr.size) }, { data: FRAME }]);
+        if (needEvent(tx.availEvent, tx.availIdx, old)) { kicks++; await h.notify(TXQ); }
+        check(await h.waitUsed(tx, i), `buffer ${i} not used (avail_event ${tx.availEvent}, ${kicks} kicks so far)`);
+      }
+      await h.reset();
     } },
 ]);
