@@ -50,10 +50,14 @@ export const MGMT_CASES = defineGroup('MGMT', [
       const status = await ctx.session.terminate(m);
       check(status === 200, `DELETE answered HTTP ${status}`);
       check(await pollUntil(() => ctx.session.mgmtLog.some((r) => r.op === 'destroy-vm' && r.vmId === l.instanceId), ctx.timeoutMs), 'no destroy-vm');
+      // The card may close the functions after destroy-vm (ours does, one by one): wait for each, bounded.
       const rc = await ctx.open('mgmt-004');
       for (const fn of l.fns) {
-        const e = await rc.getInfo(fn).then(() => undefined, (x: unknown) => x);
-        check(e instanceof LinkError && e.errno === LinkErrno.ENODEV, `fn ${fn} still answers after terminate`);
+        const gone = await pollUntil(async () => {
+          const e = await rc.getInfo(fn).then(() => undefined, (x: unknown) => x);
+          return e instanceof LinkError && e.errno === LinkErrno.ENODEV;
+        }, ctx.timeoutMs);
+        check(gone, `fn ${fn} still answers ${ctx.timeoutMs} ms after destroy-vm`);
       }
       rc.close();
     } },
