@@ -5,16 +5,21 @@
 //   - a guest's config/BAR access is a VM exit: the pCPU worker traps it and posts it here (src/host/trap-access.ts);
 //     the device model runs, non-posted accesses get a reply;
 //   - device DMA is a direct copy into the VM's SharedArrayBuffer through this hypervisor's IOMMU windows;
-//   - each MSI-X is an interrupt the hypervisor injects (a message to the worker that runs the VM).
-// Exits and injections are counted; their CPU shows up as `hypervisor` (exit dispatch) and `device-emulation`.
+//   - each MSI-X is an interrupt the hypervisor injects (a message to the worker that runs the VM);
+//   - an ENI's virtio-net model sends and receives its frames as NET_FRAME over the hypervisor's link connection: the
+//     host's NIC port into the card's VPC data plane, which stays on the card (dom0's bridge to the wire).
+// Exits and injections are counted; their CPU shows up as `hypervisor` (exit dispatch) and `device-emulation`; frames
+// crossing to the card are `fabric`.
 import type { MessagePort } from 'node:worker_threads';
 import type { Logger } from '../common/log.ts';
 import { DmaFault, type DmaPort } from '../devices/contract.ts';
 import type { FunctionPort, PciFunctionHandler } from '../devices/pcie/link/card-port.ts';
 import { WindowTable } from '../devices/pcie/link/iommu.ts';
-import type { MgmtReply, MgmtRequest } from '../devices/pcie/link/messages.ts';
+import { LinkCmd, type MgmtReply, type MgmtRequest } from '../devices/pcie/link/messages.ts';
+import type { LinkPeer } from '../devices/pcie/link/peer.ts';
+import type { VirtioNet } from '../devices/virtio-net/index.ts';
 import type { NvmeController } from '../devices/nvme/index.ts';
-import { createNvmeFunction, type CardFunction } from '../nitro-card/functions.ts';
+import { createNvmeFunction, createVirtioNetFunction, type CardFunction } from '../nitro-card/functions.ts';
 import { CardMetrics } from '../nitro-card/metrics.ts';
 import { FileBackend } from '../nitro-card/ebs/file-backend.ts';
 import { limitsFor, ThrottledBackend } from '../nitro-card/ebs/throttle.ts';
@@ -42,19 +47,28 @@ interface LegacyFn {
   vmId: string | undefined;
   handler: PciFunctionHandler | undefined;
   readonly windows: WindowTable;
-  device: (CardFunction & { nvme: NvmeController }) | undefined;
+  device: (CardFunction & ({ nvme: NvmeController } | { net: VirtioNet })) | undefined;
 }
 
-export interface LegacyCounters { exits: number; exitsByKind: Record<ExitMsg['access'], number>; injections: number; faults: number }
+export interface LegacyCounters {
+  exits: number; exitsByKind: Record<ExitMsg['access'], number>; injections: number; faults: number;
+  /** NET_FRAMEs to and from the card; frames for no legacy virtio-net function, or while the link is down, dropped. */
+  framesOut: number; framesIn: number; framesDropped: number;
+}
 
 type CreateDevice = Extract<MgmtRequest, { op: 'create-device' }>;
 
 export class LegacyDevices {
-  readonly counters: LegacyCounters = { exits: 0, exitsByKind: { 'cfg-read': 0, 'cfg-write': 0, 'mmio-read': 0, 'mmio-write': 0 }, injections: 0, faults: 0 };
+  readonly counters: LegacyCounters = {
+    exits: 0, exitsByKind: { 'cfg-read': 0, 'cfg-write': 0, 'mmio-read': 0, 'mmio-write': 0 }, injections: 0, faults: 0,
+    framesOut: 0, framesIn: 0, framesDropped: 0,
+  };
   readonly tracer: IoTracer;
   readonly metrics = new CardMetrics();
   readonly #fns = new Map<number, LegacyFn>();
   readonly #ledger = threadLedger();
+  /** The hypervisor's connection to the card (its management channel), which carries the legacy NIC's frames. */
+  #uplink: LinkPeer | undefined;
 
   constructor(
     private readonly hv: Hypervisor,
@@ -105,7 +119,33 @@ export class LegacyDevices {
 
   /** I/O counters of every device model running here. */
   ioTotals(): IoTotals {
-    return ioTotalsOf([...this.#fns.values()].flatMap((f) => (f.device ? [f.device.nvme] : [])));
+    return ioTotalsOf([...this.#fns.values()].flatMap((f) => (f.device && 'nvme' in f.device ? [f.device.nvme] : [])));
+  }
+
+  /** The connection to the card that carries NET_FRAMEs (set again after every reconnect). */
+  setUplink(peer: LinkPeer): void { this.#uplink = peer; }
+
+  /** A NET_FRAME from the card (the VPC data plane delivering to an ENI): into that virtio-net model's rx queue. */
+  netFrame(fn: number, frame: Uint8Array): void {
+    const d = this.#fns.get(fn)?.device;
+    if (d === undefined || !('net' in d)) {
+      this.counters.framesDropped++;
+      this.log.debug({ event: 'legacy-frame-dropped', fn }, `NET_FRAME for fn ${fn}, which is no legacy virtio-net function`);
+      return;
+    }
+    this.counters.framesIn++;
+    const copy = frame.slice(); // the link reuses its receive buffer
+    this.#ledger.run('device-emulation', () => void d.net.receive(copy));
+  }
+
+  #frameToCard(fn: number, frame: Uint8Array): void {
+    const up = this.#uplink;
+    if (up === undefined || !up.isUp) {
+      this.counters.framesDropped++;
+      return;
+    }
+    this.counters.framesOut++;
+    this.#ledger.run('fabric', () => up.post(LinkCmd.NET_FRAME, fn, frame));
   }
 
   get deviceCount(): number { return this.#fns.size; }
@@ -117,9 +157,23 @@ export class LegacyDevices {
   async #create(req: CreateDevice): Promise<{ fn: number }> {
     if (this.#fns.has(req.fn)) throw Object.assign(new Error(`fn ${req.fn} already exists`), { code: 'FunctionExists' });
     const d = req.device;
-    if (d.kind !== 'nvme') throw Object.assign(new Error(`cannot emulate a ${String(d.kind)} device`), { code: 'NotSupported' });
+    if (d.kind !== 'nvme' && d.kind !== 'virtio-net') throw Object.assign(new Error(`cannot emulate a ${String((d as { kind: unknown }).kind)} device`), { code: 'NotSupported' });
     const entry: LegacyFn = { fn: req.fn, vmId: undefined, handler: undefined, windows: new WindowTable(), device: undefined };
     this.#fns.set(req.fn, entry);
+    if (d.kind === 'virtio-net') {
+      const log = this.log.child({ fn: req.fn, eniId: d.eniId, placement: 'hypervisor' });
+      try {
+        entry.device = createVirtioNetFunction(this.#fabric(), {
+          fn: req.fn, eniId: d.eniId, mac: d.mac, log, metrics: this.metrics,
+          backend: { transmit: (frame) => this.#frameToCard(req.fn, frame) },
+        });
+      } catch (e) {
+        this.#fns.delete(req.fn);
+        throw e;
+      }
+      this.log.info({ event: 'legacy-device-created', fn: req.fn, eniId: d.eniId }, `fn ${req.fn}: virtio-net model for ${d.eniId} runs in the hypervisor (legacy mode)`);
+      return { fn: req.fn };
+    }
     const log = this.log.child({ fn: req.fn, volumeId: d.volumeId, placement: 'hypervisor' });
     try {
       // The volume's limits hold in either mode: EBS enforces them, not the card (src/nitro-card/ebs/throttle.ts).

@@ -147,6 +147,8 @@ class FnEntry implements FunctionPort {
 export class CardPort {
   /** Posted MGMT events from the hypervisor (console output, VM state). */
   onMgmtEvent: (ev: MgmtEvent, peer: LinkPeer) => void = () => {};
+  /** Legacy mode's NIC port: a NET_FRAME from the hypervisor's virtio-net model of `fn`; false = no such port. */
+  onNetFrame: (fn: number, frame: Uint8Array, peer: LinkPeer) => boolean = () => false;
   private readonly fns = new Map<number, FnEntry>();
   private readonly attached = new Set<LinkPeer>();
   private readonly caps: LinkCaps;
@@ -196,13 +198,18 @@ export class CardPort {
   }
 
   /** The management channel over `peer` (card → hypervisor requests). */
-  mgmtChannel(peer: LinkPeer, timeoutMs?: number): { request(req: MgmtRequest): Promise<MgmtReply> } {
+  mgmtChannel(peer: LinkPeer, timeoutMs?: number): { request(req: MgmtRequest): Promise<MgmtReply>; netFrame(fn: number, frame: Uint8Array): boolean } {
     return {
       request: async (req) => {
         const r = await peer.request(LinkCmd.MGMT, LINK_FN, encodeMgmt(req), timeoutMs !== undefined ? { timeoutMs } : {});
         const v = decodeMgmtJson(r.payload);
         if (!isMgmtReply(v)) throw new LinkError(LinkErrno.EPROTO, 'MGMT reply is not {ok: …}');
         return v;
+      },
+      netFrame: (fn, frame) => {
+        if (!peer.isUp) return false;
+        peer.post(LinkCmd.NET_FRAME, fn, frame);
+        return true;
       },
     };
   }
@@ -235,6 +242,10 @@ export class CardPort {
 
   private serve(peer: LinkPeer, f: Frame): Payload | void {
     if (f.fn === LINK_FN) return this.serveLink(peer, f);
+    if (f.cmd === LinkCmd.NET_FRAME) {
+      if (!this.onNetFrame(f.fn, f.payload, peer)) throw new LinkError(LinkErrno.ENODEV, `fn ${f.fn} is no legacy NIC port on this connection`);
+      return;
+    }
     const e = this.fns.get(f.fn);
     const h = e?.handler;
     if (e === undefined || h === undefined) throw new LinkError(LinkErrno.ENODEV, `no function ${f.fn} on this card`);

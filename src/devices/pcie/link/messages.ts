@@ -71,6 +71,9 @@ export const LinkCmd = {
   DOORBELL_PUSH: 0x8003,
   /** either way: link liveness probe. Reply: empty. */
   PING: 0x8004,
+  /** either way, posted, on the hypervisor's connection in legacy mode only: one Ethernet frame (no FCS) of the
+   *  legacy virtio-net function `fn` — the host's NIC port into the card's VPC data plane. docs/link-protocol.md §4.2. */
+  NET_FRAME: 0x8005,
 } as const;
 export type LinkCmd = (typeof LinkCmd)[keyof typeof LinkCmd];
 
@@ -209,8 +212,13 @@ export type MgmtRequest =
   | { op: 'create-device'; fn: number; device: LegacyDeviceSpec }
   | { op: 'destroy-device'; fn: number };
 
-/** A device the card asks a legacy-mode hypervisor to emulate: an EBS volume's NVMe controller over its backing file. */
-export interface LegacyDeviceSpec {
+/** A device the card asks a legacy-mode hypervisor to emulate: an EBS volume's NVMe controller over its backing file,
+ *  or an ENI's virtio-net device whose frames cross the link as NET_FRAME to the card's VPC data plane. */
+export type LegacyDeviceSpec = LegacyNvmeSpec | LegacyNetSpec;
+
+export interface LegacyNetSpec { kind: 'virtio-net'; eniId: string; mac: string }
+
+export interface LegacyNvmeSpec {
   kind: 'nvme';
   personality: 'ebs' | 'instance-store';
   volumeId: string;

@@ -82,3 +82,25 @@ t.test('socket: a short DMA_MAP payload is EINVAL, not a crash', async (t) => {
   const e = await host.request(LinkCmd.DMA_MAP, 1, new Uint8Array(8)).catch((x: unknown) => x);
   t.equal((e as LinkError).errno, LinkErrno.EINVAL);
 });
+
+t.test('NET_FRAME (legacy NIC port): delivered to onNetFrame with its function and connection; refused with ENODEV when no port takes it', async (t) => {
+  const fake = new FakeHost(4096);
+  const { host, card } = await peerPair(t, 'socket');
+  const cardPort = new CardPort({ log: fake.log, metrics: fake.metrics });
+  cardPort.attach(card);
+  const got: Array<{ fn: number; bytes: number[]; fromHost: boolean }> = [];
+  cardPort.onNetFrame = (fn, frame, peer) => {
+    if (fn !== 9) return false;
+    got.push({ fn, bytes: [...frame], fromHost: peer === card });
+    return true;
+  };
+  await host.request(LinkCmd.NET_FRAME, 9, new Uint8Array([1, 2, 3]));
+  t.same(got, [{ fn: 9, bytes: [1, 2, 3], fromHost: true }], 'the frame and its function reach the port');
+  const e = await host.request(LinkCmd.NET_FRAME, 4, new Uint8Array([7])).catch((x: unknown) => x);
+  t.equal((e as LinkError).errno, LinkErrno.ENODEV, 'a frame for a function that is no NIC port: ENODEV');
+  const fresh = new CardPort({ log: fake.log, metrics: fake.metrics });
+  const other = await peerPair(t, 'socket');
+  fresh.attach(other.card);
+  const e2 = await other.host.request(LinkCmd.NET_FRAME, 9, new Uint8Array([1])).catch((x: unknown) => x);
+  t.equal((e2 as LinkError).errno, LinkErrno.ENODEV, 'an offload-mode card takes no NET_FRAME at all');
+});
