@@ -1,10 +1,12 @@
 // Instance launch and memory figures (issue 8 §5, §6) against the real `nitrolab up` (control plane, card and host
 // processes on loopback), as a user would over REST: REST call → `running` p50/p99 and instances/s over N instances,
 // RSS growth of the card + host processes per instance, and how many instances one host holds before launch latency
-// doubles (bounded by --max, the card's advertised capacity, or doubling).
+// doubles, or free memory runs low (bounded by `--max`: that host's card is started with `--card-vcpus` above the
+// bound, so its default advertised capacity — 96 emu.nano on 2 cores — does not stop the scan, and the instances
+// go into a /22 subnet, since the default /24 holds only 251).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { freemem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
@@ -74,9 +76,9 @@ export async function api(base: string, method: string, path: string, body?: unk
 }
 
 /** POST one instance and poll until `running`: ms from the REST call to running, or an error string. */
-async function launchOne(url: string): Promise<number | string> {
+async function launchOne(url: string, subnetId?: string): Promise<number | string> {
   const t0 = performance.now();
-  const r = await api(url, 'POST', '/v1/instances', { instanceType: 'emu.nano', volumes: [{ sizeGiB: 1 }] });
+  const r = await api(url, 'POST', '/v1/instances', { instanceType: 'emu.nano', volumes: [{ sizeGiB: 1 }], ...(subnetId ? { subnetId } : {}) });
   const inst = (r.body.instances as { instanceId: string }[] | undefined)?.[0];
   if (r.status !== 201 || inst === undefined) return `${r.status} ${JSON.stringify(r.body).slice(0, 200)}`;
   for (;;) {
@@ -89,6 +91,26 @@ async function launchOne(url: string): Promise<number | string> {
   }
 }
 
+/** MemAvailable of the machine (bytes): the scan stops well before the machine could swap or OOM. */
+function memAvailable(): number {
+  try {
+    const m = /MemAvailable:\s+(\d+) kB/u.exec(readFileSync('/proc/meminfo', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch { /* not Linux */ }
+  return freemem();
+}
+const MIN_AVAILABLE = 3 << 30;
+
+/** A /22 in the default VPC (10.0.0.0/16) for the one-host scan: 1019 addresses. */
+async function bigSubnet(url: string): Promise<string> {
+  const vpcs = (await api(url, 'GET', '/v1/vpcs')).body.vpcs as { vpcId: string; isDefault: boolean }[] | undefined;
+  const vpcId = vpcs?.find((v) => v.isDefault)?.vpcId;
+  const r = await api(url, 'POST', '/v1/subnets', { vpcId, cidrBlock: '10.0.4.0/22' });
+  const id = r.body.subnetId;
+  if (r.status !== 201 || typeof id !== 'string') throw new Error(`subnet for the one-host scan refused: ${r.status} ${JSON.stringify(r.body)}`);
+  return id;
+}
+
 const pct = (xs: number[], p: number): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN; };
 
 export async function runLaunch(ctx: BenchContext, transport: 'socket' | 'shm'): Promise<BenchRecord[]> {
@@ -97,8 +119,11 @@ export async function runLaunch(ctx: BenchContext, transport: 'socket' | 'shm'):
   const o = { transport, mode: 'offload' } as const;
   // 1. n instances, 4 launches in flight, over 2 hosts (one card advertises 48 vCPUs per core: 96 emu.nano here).
   ctx.progress(`launch ${transport}: ${n} instances over REST`);
+  const cap = ctx.maxInstances ?? (ctx.quick ? 20 : 600);
+  // The one-host scan's card advertises room for the whole bound (one vCPU per emu.nano, and a few spare).
+  const scanArgs = ['--link', transport, '--hosts', '1', '--card-vcpus', String(cap + n + 8)];
   // --quick: one `up` with one host for both parts (an `up` start costs ~10 s on a loaded machine).
-  let up = await startUp(['--link', transport, '--hosts', ctx.quick ? '1' : '2']);
+  let up = await startUp(ctx.quick ? scanArgs : ['--link', transport, '--hosts', '2']);
   try {
     await launchOne(up.url); // warm-up
     const rss0 = descendantsRss(up.proc.pid as number);
@@ -127,26 +152,35 @@ export async function runLaunch(ctx: BenchContext, transport: 'socket' | 'shm'):
   } finally {
     if (!ctx.quick) await up.stop();
   }
-  // 2. One host: launch one at a time until p50 of the last 10 launches is twice the first 10's, capacity, or the cap.
-  const cap = ctx.quick ? 10 : 500;
-  ctx.progress(`launch ${transport}: instances one host holds (stop at ${cap}, capacity, or doubled latency)`);
-  if (!ctx.quick) up = await startUp(['--link', transport, '--hosts', '1']);
+  // 2. One host: launch one at a time until p50 of the last 10 launches is twice the first 10's, memory runs low, a
+  //    launch is refused, or the bound.
+  ctx.progress(`launch ${transport}: instances one host holds (stop at ${cap}, doubled latency, or low memory)`);
+  if (!ctx.quick) up = await startUp(scanArgs);
   try {
-    if (!ctx.quick) await launchOne(up.url);
+    const subnetId = await bigSubnet(up.url);
+    if (!ctx.quick) await launchOne(up.url, subnetId);
+    const before = ctx.quick ? n + 1 : 1; // instances already running on this host
+    const rss0 = descendantsRss(up.proc.pid as number);
     const lat: number[] = [];
     let stop = `reached the bound of ${cap}`;
-    while (lat.length < cap) {
-      const r = await launchOne(up.url);
-      if (typeof r === 'string') { stop = `launch ${lat.length + 2 + (ctx.quick ? n : 0)} refused: ${r.slice(0, 120)}`; break; }
+    while (before + lat.length < cap) {
+      if (memAvailable() < MIN_AVAILABLE) { stop = `stopped with ${(memAvailable() / 2 ** 30).toFixed(1)} GiB of memory available`; break; }
+      const r = await launchOne(up.url, subnetId);
+      if (typeof r === 'string') { stop = `launch ${before + lat.length + 1} refused: ${r.slice(0, 120)}`; break; }
       lat.push(r);
-      if (lat.length % 20 === 0) ctx.progress(`launch ${transport} (one host): ${lat.length} running`);
+      if (lat.length % 20 === 0) ctx.progress(`launch ${transport} (one host): ${before + lat.length} running, last 10 p50 ${median(lat.slice(-10)).toFixed(0)} ms, ${(memAvailable() / 2 ** 30).toFixed(1)} GiB available`);
       if (lat.length >= 20 && median(lat.slice(-10)) >= 2 * median(lat.slice(0, 10))) { stop = 'launch latency doubled'; break; }
     }
-    const held = lat.length + 1 + (ctx.quick ? n : 0);
+    await new Promise((r) => setTimeout(r, 1000));
+    const rss1 = descendantsRss(up.proc.pid as number);
+    const held = before + lat.length;
     const first = median(lat.slice(0, 10));
     const last = median(lat.slice(-10));
     recs.push(fromRuns('memory.instances-per-host-before-latency-doubles', 'instances', [held], {
-      ...o, note: `${stop}; launch p50 first 10 ${first.toFixed(0)} ms, last 10 ${last.toFixed(0)} ms (${(last / first).toFixed(2)}×)`,
+      ...o, note: `${stop}; launch p50 first 10 ${first.toFixed(0)} ms, last 10 ${last.toFixed(0)} ms (${(last / first).toFixed(2)}×); card advertised ${cap + n + 8} vCPUs (--card-vcpus)`,
+    }));
+    recs.push(fromRuns('memory.rss-growth-per-instance.one-host-scan', 'MiB', [(rss1 - rss0) / Math.max(1, lat.length) / 1048576], {
+      ...o, note: `RSS growth of the card + host processes over the scan's ${lat.length} launches (${((rss1 - rss0) / 2 ** 30).toFixed(2)} GiB in all; ${(rss1 / 2 ** 30).toFixed(2)} GiB at ${held} instances); includes up to ${GUEST_MEM_MIB} MiB of guest RAM each`,
     }));
   } finally {
     await up.stop();

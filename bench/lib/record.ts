@@ -22,6 +22,8 @@ export interface BenchContext {
   /** Length of one timed run (ms). */
   runMs: number;
   progress(line: string): void;
+  /** Bound of the "instances one host holds" scan (bench/launch.ts; `nitrolab bench --max N`). */
+  maxInstances?: number;
 }
 
 export function median(xs: readonly number[]): number {

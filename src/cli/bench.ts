@@ -4,6 +4,7 @@
 //   --only LIST  comma list of: limits, nvme, push, nbd, ebs, net, launch, compute
 //   --out DIR    results directory (default bench/results)
 //   --merge      keep the other figures of DIR/latest.json and replace only those this run measured (a partial run)
+//   --max N      bound of the "instances one host holds" scan (default 600; --quick 20)
 import { parseArgs } from 'node:util';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { loadavg, cpus } from 'node:os';
@@ -15,15 +16,17 @@ const SUITES = ['limits', 'nvme', 'push', 'nbd', 'ebs', 'net', 'launch', 'comput
 const DEFAULT_OUT = fileURLToPath(new URL('../../bench/results', import.meta.url));
 
 export async function runBench(argv: string[]): Promise<number> {
-  let values: { quick?: boolean; only?: string; out?: string; merge?: boolean };
+  let values: { quick?: boolean; only?: string; out?: string; merge?: boolean; max?: string };
   try {
-    ({ values } = parseArgs({ args: argv, options: { quick: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' }, merge: { type: 'boolean' } } }));
+    ({ values } = parseArgs({ args: argv, options: { quick: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' }, merge: { type: 'boolean' }, max: { type: 'string' } } }));
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
   const only = new Set((values.only ?? SUITES.join(',')).split(',').map((s) => s.trim()));
   for (const s of only) if (!(SUITES as readonly string[]).includes(s)) throw new UsageError(`unknown suite "${s}" (${SUITES.join(', ')})`);
   const quick = values.quick === true;
+  const maxInstances = values.max === undefined ? (quick ? 20 : 600) : Number(values.max);
+  if (!Number.isInteger(maxInstances) || maxInstances < 20) throw new UsageError(`--max ${values.max} is not an integer ≥ 20`);
   const t0 = Date.now();
   const { runLimits } = await import('../../bench/limits.ts');
   const { runNvme } = await import('../../bench/nvme.ts');
@@ -35,7 +38,7 @@ export async function runBench(argv: string[]): Promise<number> {
   const { runCompute } = await import('../../bench/compute.ts');
   const { renderMarkdown } = await import('../../bench/lib/report.ts');
   const ctx = {
-    quick, runs: quick ? 1 : 5, runMs: quick ? 250 : 2000,
+    quick, runs: quick ? 1 : 5, runMs: quick ? 250 : 2000, maxInstances,
     progress: (line: string) => process.stderr.write(`[bench ${((Date.now() - t0) / 1000).toFixed(0).padStart(4)}s] ${line}\n`),
   };
   const load: number[] = [loadavg()[0] ?? 0];

@@ -236,7 +236,9 @@ export class VirtioNet implements PciDeviceModel, VirtioDevice {
    */
   private async drainTx(q: Virtqueue): Promise<void> {
     for (;;) {
-      for (let batch = await q.popChains(TX_BATCH); batch.length > 0; batch = await q.popChains(TX_BATCH)) {
+      for (;;) {
+        const batch = await q.popChains(TX_BATCH);
+        if (batch.length === 0) break;
         const reads = batch.map((c) => c.then(async (chain) => ({ chain, out: await readTxFrame(q, chain, this.csum) })));
         const settled = await Promise.allSettled(reads);
         for (const r of settled) {
@@ -245,6 +247,7 @@ export class VirtioNet implements PciDeviceModel, VirtioDevice {
         }
         // Return each batch's buffers at once, so the driver refills the ring while the next batch is read.
         if (await q.flushUsed()) this.transport.signalQueue(TX_QUEUE);
+        if (batch.length < TX_BATCH) break; // all there was: enableNotification looks again, a round trip saved
       }
       if (!(await q.enableNotification())) return;
     }
