@@ -1,5 +1,6 @@
 // `nitrolab host`: one host emulator process. The main thread is the hypervisor: it connects its management channel
 // to the card and then only obeys. pCPU worker threads run the guests and own their own link connections to the card.
+// When a card process dies the host and its guests stay up and every connection comes back with backoff.
 // With --embedded-card the card runs in a worker thread of this process, reached over shared-memory rings.
 import type { Worker } from 'node:worker_threads';
 import { startTsWorker } from '../common/ts-worker.ts';
@@ -15,6 +16,7 @@ import { serveManagementChannel } from '../hypervisor/mgmt-channel.ts';
 import { LegacyDevices } from '../hypervisor/legacy-devices.ts';
 import { hostTelemetry } from '../hypervisor/telemetry.ts';
 import { threadLedger } from '../telemetry/cpu-ledger.ts';
+import { withBackoff } from '../host/reconnect.ts';
 
 export async function runHost(argv: string[]): Promise<number> {
   const { values } = parse(argv, {
@@ -91,17 +93,44 @@ export async function runHost(argv: string[]): Promise<number> {
   // Legacy mode: the device models run here, in the hypervisor; the card asks for them over MGMT (create-device).
   const legacy = mode === 'legacy' ? new LegacyDevices(hv, pool, pool.exitPorts(), log.child({ component: 'legacy-devices' })) : undefined;
   hv.statsHook = hostTelemetry({ mode, legacy, cardTid: typeof ready['tid'] === 'number' ? ready['tid'] : undefined });
-  const channel = serveManagementChannel(mgmt, legacy ?? hv, log, { pcpus, memBytes: hostMemMiB * 1024 * 1024 });
-  onConsole = channel.console;
-  onState = (vmId, state, reason) => {
-    hv.onGuestState(vmId, state);
-    channel.vmState(vmId, state, reason);
+  let closing = false;
+  // Console output while the card is away is held (up to 64 KiB per VM, oldest dropped) and sent once it is back.
+  const held = new Map<string, string>();
+  const serve = (peer: LinkPeer): void => {
+    legacy?.setUplink(peer);
+    const channel = serveManagementChannel(peer, legacy ?? hv, log, { pcpus, memBytes: hostMemMiB * 1024 * 1024, vms: hv.helloVms() });
+    for (const [vmId, data] of held) channel.console(vmId, data);
+    held.clear();
+    onConsole = (vmId, data) => {
+      if (peer.isUp) { channel.console(vmId, data); return; }
+      held.set(vmId, ((held.get(vmId) ?? '') + data).slice(-64 * 1024));
+    };
+    onState = (vmId, state, reason) => {
+      hv.onGuestState(vmId, state);
+      channel.vmState(vmId, state, reason);
+    };
+    peer.on('down', (reason) => {
+      if (closing) return;
+      if (values['embedded-card']) {
+        log.fatal({ event: 'card-link-down', reason }, `the embedded card's management channel went down (${reason}); the host cannot run without its card`);
+        process.exit(3);
+      }
+      // Surprise removal (docs/reliability.md): the VMs keep running; reconnect when the card is back (`up` restarts
+      // it on the same address) and say hello again with the VMs we run, so the card can reconcile.
+      log.error({ event: 'card-link-down', reason, vms: hv.vms.size }, `the card's management channel went down (${reason}); ${hv.vms.size} VM(s) keep running, reconnecting`);
+      void withBackoff(() => connectLink(values.card as string, { name: 'mgmt', account: mgmtAccount }), {
+        stopped: () => closing,
+        onRetry: (n, e, delayMs) => { if (n === 1 || n % 10 === 0) log.info({ event: 'card-reconnect-retry', attempt: n, delayMs, err: e.message }, `card not reachable yet (${e.message}); retry ${n} in ${delayMs} ms`); },
+      }).then((next) => {
+        if (next === undefined) return;
+        log.warn({ event: 'card-link-up', vms: hv.vms.size }, `the card's management channel is back; announced ${hv.vms.size} VM(s)`);
+        serve(next);
+      });
+    });
   };
-  mgmt.on('down', (reason) => {
-    log.fatal({ event: 'card-link-down', reason }, `the card's management channel went down (${reason}); the host cannot run without its card`);
-    process.exit(3);
-  });
+  serve(mgmt);
   const stop = async () => {
+    closing = true;
     await pool.close();
     await cardWorker?.terminate();
     process.exit(0);

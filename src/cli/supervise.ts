@@ -1,8 +1,9 @@
 // Supervision for `nitrolab up`: a card or host process that dies is reported (which, how, last output) and started
 // again with exponential backoff, with the same arguments — except that a restarted card keeps the management port
-// it had, so the control plane's endpoint and token stay valid, and its stale link socket is removed first. A host
-// whose card died exits by itself (code 3: it cannot run without its card) and is restarted once the card is ready.
-// What does not survive a card restart today is listed in docs/reliability.md (§ card crash and restart).
+// it had, so the control plane's endpoint and token stay valid, and its stale link socket is removed first. Only what
+// died is restarted: a host outlives its card (its guests keep running and it reconnects once the card is back on the
+// same link address; docs/reliability.md § card crash and restart), so a card restart leaves the host alone. A host
+// that dies by itself (or, with --link shm, together with its embedded card) is restarted once its card is ready.
 import { rmSync } from 'node:fs';
 import type { Logger } from '../common/log.ts';
 import { reportDeath, spawnNitrolab, type ChildHandle } from './spawn.ts';
@@ -85,6 +86,9 @@ export function supervise(pairs: SupervisedPair[], o: SuperviseOptions): void {
         watch(role, next, backoff);
         next.ready.then(() => {
           o.log.warn({ event: 'child-restarted', child: h.name, attempt, pid: next.proc.pid }, `${h.name} restarted (attempt ${attempt}, pid ${next.proc.pid})`);
+          if (role === 'card' && pair.host.proc.exitCode === null && pair.host.proc.signalCode === null) {
+            o.log.warn({ event: 'host-kept', child: pair.host.name, pid: pair.host.proc.pid }, `${pair.host.name} not restarted: it keeps running and reconnects to the restarted card`);
+          }
         }, () => { /* its death is reported by its own watch */ });
       });
     };

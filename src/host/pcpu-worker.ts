@@ -38,7 +38,13 @@ const link: HostLink = await openHostLink(linkCfg, {
     else log('warn', { event: 'msi-for-unknown-fn', fn }, `MSI-X for unassigned function ${fn} dropped`);
   },
   onDown(reason) {
-    log('error', { event: 'link-down', reason }, `pCPU ${index}: link to card is down: ${reason}`);
+    // Surprise removal: the guests keep running; their reads of card functions return all ones until the link is back.
+    log('error', { event: 'link-down', reason }, `pCPU ${index}: link to card is down (${reason}); guests keep running, reconnecting`);
+    for (const vm of vms.values()) vm.platform.linkChanged(false);
+  },
+  onUp({ rebound, lost }) {
+    log('warn', { event: 'link-up', rebound, lost }, `pCPU ${index}: link to card is back, ${rebound} function(s) bound again`);
+    for (const vm of vms.values()) vm.platform.linkChanged(true);
   },
   log,
 });
@@ -160,7 +166,7 @@ async function handle(m: ToPcpu): Promise<unknown> {
       vmOf(m.vmId).platform.input(m.data);
       return {};
     case 'stats':
-      return { pcpu: index, vms: vms.size, cpu: ledger.settle(), trap: trap.counters, msi: link.msiDelivered, guests: [...vms.values()].map((v) => ({ vmId: v.platform.vmId, ...v.platform.counters })) };
+      return { pcpu: index, vms: vms.size, cpu: ledger.settle(), trap: trap.counters, msi: link.msiDelivered, link: link.counters, guests: [...vms.values()].map((v) => ({ vmId: v.platform.vmId, ...v.platform.counters })) };
   }
 }
 

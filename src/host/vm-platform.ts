@@ -110,6 +110,13 @@ export class VmPlatform implements GuestPlatform {
     else this.link.barWrite(fn, bar, off, 4, value);
   }
 
+  /** The worker's link to the card went down or came back (host-link.ts); the guest kernel hears it. */
+  linkChanged(up: boolean): void {
+    if (!this.stopped) this.linkHandler?.(up);
+  }
+  onLinkChange(handler: (up: boolean) => void): void { this.linkHandler = handler; }
+  private linkHandler: ((up: boolean) => void) | undefined;
+
   onInterrupt(handler: (vector: number) => void): void { this.irqHandler = handler; }
   consoleWrite(text: string): void { if (!this.stopped) this.console(text); }
   onConsoleInput(handler: (text: string) => void): void {

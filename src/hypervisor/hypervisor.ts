@@ -3,7 +3,7 @@
 // are replies and the events the card consumes (console output, guest state). Guest memory is allocated here and
 // handed to the pCPU worker that runs the VM.
 import type { Logger } from '../common/log.ts';
-import type { MgmtEvent, MgmtReply, MgmtRequest, VmSpec } from '../devices/pcie/link/messages.ts';
+import type { HelloVm, MgmtEvent, MgmtReply, MgmtRequest, VmSpec } from '../devices/pcie/link/messages.ts';
 import { assertNever } from '../devices/brand.ts';
 import type { PcpuPool } from './pcpu-pool.ts';
 import { DEFAULT_SHUTDOWN_GRACE_MS, MAX_SHUTDOWN_GRACE_MS } from '../host/guest-shutdown.ts';
@@ -40,6 +40,11 @@ export class Hypervisor {
     private readonly log: Logger,
     private readonly limits: { maxGuestMemBytes: number; totalMemBytes: number },
   ) {}
+
+  /** The VMs this host runs, for the hello after a (re)connect to the card (docs/reliability.md). */
+  helloVms(): HelloVm[] {
+    return [...this.vms.values()].map((v) => ({ vmId: v.spec.vmId, state: v.state, fns: [...v.functions.keys()] }));
+  }
 
   /** Feed events from the pool back to whoever reports them to the card. */
   onGuestState(vmId: string, state: VmRecord['state']): void {

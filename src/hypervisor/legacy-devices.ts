@@ -22,6 +22,7 @@ import type { NvmeController } from '../devices/nvme/index.ts';
 import { createNvmeFunction, createVirtioNetFunction, type CardFunction } from '../nitro-card/functions.ts';
 import { CardMetrics } from '../nitro-card/metrics.ts';
 import { FileBackend } from '../nitro-card/ebs/file-backend.ts';
+import { openExport } from '../nitro-card/ebs/volumes.ts';
 import { limitsFor, ThrottledBackend } from '../nitro-card/ebs/throttle.ts';
 import { realClock } from '../common/clock.ts';
 import { threadLedger } from '../telemetry/cpu-ledger.ts';
@@ -177,7 +178,9 @@ export class LegacyDevices {
     const log = this.log.child({ fn: req.fn, volumeId: d.volumeId, placement: 'hypervisor' });
     try {
       // The volume's limits hold in either mode: EBS enforces them, not the card (src/nitro-card/ebs/throttle.ts).
-      const file = await FileBackend.open(d.path, { sizeBytes: d.sizeBytes });
+      const file = d.url !== undefined
+        ? await openExport(d.url, d.volumeId, { log, metrics: this.metrics, clock: realClock, timeoutMs: 30_000 })
+        : await FileBackend.open(d.path, { sizeBytes: d.sizeBytes });
       const backend = new ThrottledBackend(file, limitsFor(d), realClock, this.metrics.scoped(`ebs.${d.volumeId}`));
       entry.device = await createNvmeFunction(this.#fabric(), {
         fn: req.fn, personality: d.personality, volumeId: d.volumeId, deviceName: d.deviceName, sizeBytes: d.sizeBytes, path: d.path,

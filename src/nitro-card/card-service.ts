@@ -17,6 +17,9 @@ import type { DeviceContext } from '../devices/contract.ts';
 import { EbsVolumes, EBS_HOTPLUG_NN } from './ebs/volumes.ts';
 import { holdsCapacity, InstanceLifecycle, type StopOptions } from './lifecycle.ts';
 import { DEFAULT_SHUTDOWN_GRACE_MS } from '../host/guest-shutdown.ts';
+import { InstanceJournal, type InstanceRecord, type JournalFunction } from './instance-journal.ts';
+import type { HelloVm } from '../devices/pcie/link/messages.ts';
+import { ConsoleCheckpoints, reconcileInstances, restoreInstance } from './recovery.ts';
 
 /** The management channel to the hypervisor (over the PCIe link). */
 export interface HypervisorChannel {
@@ -51,6 +54,13 @@ export class CardService implements CardApi {
   private hypervisorReady: Promise<HypervisorChannel>;
   private resolveHypervisor!: (h: HypervisorChannel) => void;
   private nextFn = 1;
+  /** Instance records that survive a card crash (instance-journal.ts); restore() and reconcile() use them. */
+  private readonly journal: InstanceJournal;
+  private readonly consoleCheckpoints: ConsoleCheckpoints;
+  /** Launches between their first record and their VM's start: reconcile leaves them alone. */
+  private readonly launching = new Set<string>();
+  /** VMs the hypervisor reported that this card does not know (reconcile()); shown by GET /mgmt/v1/card. */
+  unknownVms: string[] = [];
   attestationProvider: ((nonce: string) => unknown) | undefined;
   /** The VPC data plane: every instance's ENI (docs/vpc.md). start.ts gives it its Geneve underlay. */
   readonly vpc: VpcDataplane;
@@ -64,6 +74,8 @@ export class CardService implements CardApi {
     this.vpc = new VpcDataplane({ hostId: opts.hostId, log: opts.log.child({ component: 'vpc' }) });
     this.ebs = new EbsVolumes({ dataDir: opts.dataDir, blockstore: opts.blockstore, log: opts.log, metrics: opts.metrics });
     mkdirSync(join(opts.dataDir, 'volumes'), { recursive: true });
+    this.journal = new InstanceJournal(opts.dataDir, opts.log.child({ component: 'journal' }));
+    this.consoleCheckpoints = new ConsoleCheckpoints(this.journal.dir, () => this.instances.values(), opts.log);
     this.lifecycle = new InstanceLifecycle({
       log: opts.log,
       dataDir: opts.dataDir,
@@ -112,6 +124,7 @@ export class CardService implements CardApi {
         instances: live.length,
       },
       hypervisorConnected: this.hypervisor !== undefined,
+      unknownVms: this.unknownVms,
       instancesByState: Object.fromEntries(['pending', 'running', 'stopping', 'stopped', 'shutting-down', 'terminated']
         .map((s) => [s, [...this.instances.values()].filter((i) => i.state === s).length])),
     };
@@ -148,34 +161,17 @@ export class CardService implements CardApi {
     const fns: CardFunction[] = [];
     this.functions.set(req.instanceId, fns);
     const log = this.opts.log.child({ instanceId: req.instanceId });
+    this.launching.add(req.instanceId);
     try {
       for (const vol of req.volumes) {
         const fn = this.nextFn++;
-        if (this.opts.mode === 'legacy') {
-          fns.push(await this.legacyNvme(fn, vol, log));
-          continue;
-        }
-        const { backend, url } = await this.ebs.open(vol, log);
-        const f = await createNvmeFunction(this.fabric, {
-          fn,
-          personality: 'ebs',
-          volumeId: vol.volumeId,
-          deviceName: vol.deviceName,
-          sizeBytes: vol.sizeBytes,
-          path: join(this.opts.dataDir, 'volumes', `${vol.volumeId}.img`),
-          log,
-          metrics: this.opts.metrics,
-          ...(this.opts.trace ? { trace: this.opts.trace } : {}),
-          backend,
-          // The first EBS controller also takes hot-plugged volumes as namespaces 2… (docs/block-store.md).
-          ...(fns.length === 0 ? { maxNamespaces: EBS_HOTPLUG_NN } : {}),
-        }).catch(async (e: unknown) => { await backend.close(); throw e; });
-        this.ebs.placed(req.instanceId, vol, fn, f.nvme, backend, url);
-        fns.push(f);
+        fns.push(this.opts.mode === 'legacy' ? await this.legacyNvme(fn, vol, log) : await this.nvmeFunction(req.instanceId, vol, fn, fns.length === 0, log));
       }
       if (req.network) fns.push(this.createEni(req.instanceId, req.network, log));
       for (const _ of req.devices ?? []) fns.push(createEduFunction(this.fabric, { fn: this.nextFn++, log, metrics: this.opts.metrics }));
+      this.journalled(inst); // journalled before the VM exists: a card that crashes from here on rebuilds it
       await this.lifecycle.bootVm(inst); // create-vm, assign-vf at slots 3…, iommu-map, start-vm
+      this.persist(inst);
       log.info({ event: 'instance-launched', functions: inst.functions }, `launched ${req.instanceId} with ${fns.length} function(s)`);
       return inst;
     } catch (e) {
@@ -183,15 +179,106 @@ export class CardService implements CardApi {
       await this.teardown(req.instanceId).catch(() => {});
       this.instances.delete(req.instanceId);
       this.functions.delete(req.instanceId);
+      this.journal.remove(req.instanceId);
       throw e instanceof CardError ? e : new CardError('LaunchFailed', 500, (e as Error).message);
+    } finally {
+      this.launching.delete(req.instanceId);
     }
+  }
+
+  /** An EBS volume's NVMe function over its backend (the block store export, or a sparse file). */
+  private async nvmeFunction(instanceId: string, vol: LaunchRequest['volumes'][number], fn: number, first: boolean, log: Logger): Promise<CardFunction> {
+    const { backend, url } = await this.ebs.open(vol, log);
+    const f = await createNvmeFunction(this.fabric, {
+      fn,
+      personality: 'ebs',
+      volumeId: vol.volumeId,
+      deviceName: vol.deviceName,
+      sizeBytes: vol.sizeBytes,
+      path: join(this.opts.dataDir, 'volumes', `${vol.volumeId}.img`),
+      log,
+      metrics: this.opts.metrics,
+      ...(this.opts.trace ? { trace: this.opts.trace } : {}),
+      backend,
+      // The first EBS controller also takes hot-plugged volumes as namespaces 2… (docs/block-store.md).
+      ...(first ? { maxNamespaces: EBS_HOTPLUG_NN } : {}),
+    }).catch(async (e: unknown) => { await backend.close(); throw e; });
+    this.ebs.placed(instanceId, vol, fn, f.nvme, backend, url);
+    return f;
+  }
+
+  // ---- crash recovery (recovery.ts, docs/reliability.md § card crash and restart) --------------------------------
+
+  /** Journal `inst` now and after every state change. */
+  private journalled(inst: CardInstance): void {
+    inst.onChange = (i) => this.persist(i);
+    this.persist(inst);
+  }
+
+  private persist(inst: CardInstance): void {
+    const id = inst.req.instanceId;
+    const rec: InstanceRecord = {
+      version: 1, req: inst.req, state: inst.state, stateReason: inst.stateReason, launchedAt: inst.launchedAt,
+      transitions: inst.transitions, guestMemBytes: inst.guestMemBytes, assigned: inst.functions,
+      fns: (this.functions.get(id) ?? []).map((f): JournalFunction => ({ fn: f.fn, kind: f.kind, ...(f.volumeId !== undefined ? { volumeId: f.volumeId } : {}) })),
+    };
+    try {
+      this.journal.save(rec);
+    } catch (e) {
+      this.opts.log.error({ event: 'journal-write-failed', instanceId: id, err: (e as Error).message }, `could not journal ${id}: ${(e as Error).message}`);
+      this.opts.metrics.inc('journal.write-failed');
+    }
+  }
+
+  /** At start, before the link is served: rebuild every journalled instance and its functions (same numbers, the
+   *  NVMe controllers in reset state, the volumes' block-store connections reopened). */
+  async restore(): Promise<number> {
+    let n = 0;
+    for (const rec of this.journal.loadAll()) {
+      for (const f of rec.fns) this.nextFn = Math.max(this.nextFn, f.fn + 1);
+      const inst = await restoreInstance(rec, {
+        log: this.opts.log,
+        recreate: (r, log) => this.recreateFunctions(r, log),
+      });
+      this.consoleCheckpoints.resume(inst);
+      inst.console.append(`\r\n[card] the card restarted; instance record restored (${rec.state}); earlier console output is gone\r\n`);
+      this.instances.set(rec.req.instanceId, inst);
+      inst.onChange = (i) => this.persist(i);
+      n++;
+    }
+    return n;
+  }
+
+  private async recreateFunctions(rec: InstanceRecord, log: Logger): Promise<void> {
+    const fns: CardFunction[] = [];
+    this.functions.set(rec.req.instanceId, fns);
+    for (const jf of rec.fns) {
+      if (jf.kind === 'virtio-net') {
+        if (rec.req.network) fns.push(this.createEni(rec.req.instanceId, rec.req.network, log, jf.fn));
+        continue;
+      }
+      if (jf.kind !== 'nvme-ebs') { log.warn({ event: 'restore-kind-unsupported', fn: jf.fn, kind: jf.kind }, `fn ${jf.fn} (${jf.kind}) is not re-created after a card restart`); continue; }
+      const vol = rec.req.volumes.find((v) => v.volumeId === jf.volumeId);
+      if (!vol) { log.error({ event: 'restore-volume-missing', fn: jf.fn, volumeId: jf.volumeId }, `fn ${jf.fn}: volume ${jf.volumeId} is not in the launch record`); continue; }
+      fns.push(this.opts.mode === 'legacy' ? await this.legacyNvme(jf.fn, vol, log, false) : await this.nvmeFunction(rec.req.instanceId, vol, jf.fn, fns.length === 0, log));
+    }
+  }
+
+  /** The hypervisor said hello (first connect, or again after either side restarted): compare its VMs with ours. */
+  reconcile(vms: HelloVm[]): void {
+    this.unknownVms = reconcileInstances([...this.instances.values()].filter((i) => !this.launching.has(i.req.instanceId)), vms, {
+      log: this.opts.log,
+      lifecycle: this.lifecycle,
+      teardown: (id) => this.teardown(id),
+    });
   }
 
   /** Legacy mode (docs/ARCHITECTURE.md §10): the hypervisor creates and runs this volume's NVMe model, over the
    *  volume's file in this card's data dir; the card still numbers, assigns, maps and closes the function. */
-  private async legacyNvme(fn: number, vol: LaunchRequest['volumes'][number], log: Logger): Promise<CardFunction> {
+  private async legacyNvme(fn: number, vol: LaunchRequest['volumes'][number], log: Logger, create = true): Promise<CardFunction> {
     const limits = vol as { iops?: number | undefined; throughputMiBps?: number | undefined };
-    await this.command({
+    // After a card restart (create = false) the hypervisor still runs the model: only the card's record comes back.
+    if (create) await this.command({
       op: 'create-device', fn, device: {
         kind: 'nvme', personality: 'ebs', volumeId: vol.volumeId, deviceName: vol.deviceName, sizeBytes: vol.sizeBytes,
         path: join(this.opts.dataDir, 'volumes', `${vol.volumeId}.img`),
@@ -218,12 +305,12 @@ export class CardService implements CardApi {
   }
 
   /** The ENI on the data plane and its virtio-net function (placed after the NVMe functions). */
-  private createEni(instanceId: string, network: NonNullable<LaunchRequest['network']>, log: Logger): CardFunction {
+  private createEni(instanceId: string, network: NonNullable<LaunchRequest['network']>, log: Logger, fn = this.nextFn++): CardFunction {
     let deliver: (frame: Uint8Array) => void = () => {};
     const eni = this.vpc.addEni({ ...network, instanceId }, (frame) => deliver(frame));
     try {
       const f = createVirtioNetFunction(this.fabric, {
-        fn: this.nextFn++, eniId: network.eniId, mac: network.macAddress, log, metrics: this.opts.metrics,
+        fn, eniId: network.eniId, mac: network.macAddress, log, metrics: this.opts.metrics,
         backend: { transmit: (frame) => this.vpc.fromGuest(eni, frame) },
       });
       deliver = (frame) => { void f.net.receive(frame); };
@@ -277,6 +364,7 @@ export class CardService implements CardApi {
   }
 
   async close(): Promise<void> {
+    this.consoleCheckpoints.close();
     for (const id of this.functions.keys()) for (const f of this.functions.get(id) ?? []) await f.close().catch(() => {});
   }
 }

@@ -10,6 +10,12 @@ export class ConsoleBuffer {
 
   get end(): number { return this.start + this.bytes; }
 
+  /** An empty ring continues at absolute offset `offset` (after a card restart: readers that resume from an offset
+   *  they already had get what is new, flagged `truncated`, instead of nothing). */
+  resumeAt(offset: number): void {
+    if (this.bytes === 0 && Number.isSafeInteger(offset) && offset > this.start) this.start = offset;
+  }
+
   append(text: string): void {
     if (text.length === 0) return;
     this.chunks.push(text);

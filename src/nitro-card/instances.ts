@@ -40,7 +40,9 @@ export interface Transition { at: string; from: InstanceState | null; to: Instan
 export class CardInstance {
   state: InstanceState = 'pending';
   stateReason = 'launch requested';
-  readonly launchedAt = new Date().toISOString();
+  launchedAt = new Date().toISOString();
+  /** Called after every state change (the card journals the instance: instance-journal.ts). */
+  onChange: ((inst: CardInstance) => void) | undefined;
   readonly functions: CardFunctionInfo[] = [];
   readonly console = new ConsoleBuffer();
   readonly transitions: Transition[] = [];
@@ -59,6 +61,7 @@ export class CardInstance {
     this.transitions.push({ at: new Date().toISOString(), from: this.state, to, reason });
     this.state = to;
     this.stateReason = reason;
+    this.onChange?.(this);
   }
 
   view() {

@@ -12,7 +12,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../common/log.ts';
-import type { MgmtRequest } from '../devices/pcie/link/messages.ts';
+import type { HelloVm, MgmtRequest } from '../devices/pcie/link/messages.ts';
 import { CardError } from './mgmt-api.ts';
 import type { CardFunction } from './functions.ts';
 import type { CardInstance, InstanceState } from './instances.ts';
@@ -23,6 +23,8 @@ export const REASON = {
   instanceShutdown: 'Client.InstanceInitiatedShutdown: Instance initiated shutdown',
   guestCrashed: 'Server.InternalError: the guest crashed',
   startFailed: 'Server.InternalError: the instance could not be started',
+  vmLost: 'Server.InternalError: the instance was not running on its host when the card reconnected (host or card restart)',
+  launchCut: 'Server.InternalError: the launch was cut short by a card restart',
 } as const;
 
 /** What the lifecycle needs of the card service. */
@@ -128,14 +130,18 @@ export class InstanceLifecycle {
     this.#run(inst, 'terminate', async (log) => {
       if (wasRunning) await this.#orderlyStop(inst, REASON.userShutdown, false, log);
       await teardown();
-      for (const v of inst.req.volumes) {
-        if (v.deleteOnTermination !== true) continue;
-        rmSync(join(this.host.dataDir, 'volumes', `${v.volumeId}.img`), { force: true });
-        log.info({ event: 'volume-deleted', volumeId: v.volumeId }, `deleted ${v.volumeId} (DeleteOnTermination)`);
-      }
+      this.#deleteOnTermination(inst, log);
       inst.moveTo('terminated', REASON.userShutdown);
     });
     return inst;
+  }
+
+  #deleteOnTermination(inst: CardInstance, log: Logger): void {
+    for (const v of inst.req.volumes) {
+      if (v.deleteOnTermination !== true) continue;
+      rmSync(join(this.host.dataDir, 'volumes', `${v.volumeId}.img`), { force: true });
+      log.info({ event: 'volume-deleted', volumeId: v.volumeId }, `deleted ${v.volumeId} (DeleteOnTermination)`);
+    }
   }
 
   /** The hypervisor reported the guest down without being asked (poweroff from the console, or a crash). */
@@ -143,6 +149,47 @@ export class InstanceLifecycle {
     if (inst.state !== 'running' || this.busy(inst) !== undefined) return; // our own stop/reboot/terminate
     this.host.log.info({ event: 'instance-initiated-shutdown', instanceId: inst.req.instanceId, state, detail }, `guest of ${inst.req.instanceId} ${state}: ${detail}`);
     this.#beginStop(inst, state === 'halted' ? REASON.instanceShutdown : `${REASON.guestCrashed}: ${detail}`, false);
+  }
+
+  /** After a card restart or a hypervisor (re)connect (recovery.ts): settle an instance whose operation was cut
+   *  short or whose VM is not on the host. `vm` is the hypervisor's view, undefined if it has no such VM. */
+  recover(inst: CardInstance, vm: HelloVm | undefined, teardown: () => Promise<void>): void {
+    if (this.busy(inst) !== undefined) return;
+    const id = inst.req.instanceId;
+    switch (inst.state) {
+      case 'pending':
+      case 'running':
+        if (vm === undefined) {
+          this.host.log.warn({ event: 'instance-vm-lost', instanceId: id, was: inst.state }, `${id} was ${inst.state} but its host has no VM for it: stopped`);
+          this.#resetFunctions(inst);
+          inst.moveTo('stopped', REASON.vmLost);
+        } else if (vm.state === 'created') {
+          this.#beginStop(inst, REASON.launchCut, true);
+        } else if (vm.state === 'halted' || vm.state === 'crashed') {
+          this.#beginStop(inst, vm.state === 'halted' ? REASON.instanceShutdown : REASON.guestCrashed, true);
+        } else if (vm.state === 'running' && inst.state === 'pending') {
+          inst.moveTo('running', 'guest booted');
+        }
+        return;
+      case 'stopping':
+        this.#beginStop(inst, inst.stateReason, false);
+        return;
+      case 'shutting-down':
+        this.#run(inst, 'terminate', async (log) => {
+          if (vm !== undefined) await this.#orderlyStop(inst, REASON.userShutdown, false, log);
+          await teardown();
+          this.#deleteOnTermination(inst, log);
+          inst.moveTo('terminated', inst.stateReason);
+        });
+        return;
+      case 'stopped':
+      case 'terminated':
+        if (vm !== undefined) {
+          this.host.log.warn({ event: 'instance-stray-vm', instanceId: id, state: inst.state }, `${id} is ${inst.state} but its host still has its VM: destroying it`);
+          void this.#destroyVm(inst);
+        }
+        return;
+    }
   }
 
   /** Wait for the instance's background operations (tests, shutdown). */

@@ -112,6 +112,7 @@ export async function startCard(o: StartCardOptions): Promise<RunningCard> {
     if (ev.event === 'hello') {
       o.log.info({ event: 'hypervisor-connected', pcpus: ev.pcpus }, `hypervisor connected (${ev.pcpus} pCPUs)`);
       card.setHypervisor(port.mgmtChannel(peer, 30_000));
+      if (ev.vms !== undefined) card.reconcile(ev.vms); // after a card or host restart (recovery.ts)
       peer.on('down', (reason) => {
         o.log.error({ event: 'hypervisor-disconnected', reason }, `hypervisor management channel down: ${reason}`);
         card.setHypervisor(undefined);
@@ -120,6 +121,9 @@ export async function startCard(o: StartCardOptions): Promise<RunningCard> {
     }
     card.onEvent(ev);
   };
+  // Instances journalled before a crash come back with their functions before any link connection is served.
+  const restored = await card.restore();
+  if (restored > 0) o.log.warn({ event: 'card-restored', instances: restored }, `card restarted: ${restored} instance record(s) restored`);
   const underlay = await GeneveUnderlay.bind((d, from) => card.vpc.fromUnderlay(d, from), o.underlay);
   card.vpc.setUnderlay(underlay);
   const imds = new ImdsService({

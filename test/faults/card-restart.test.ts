@@ -1,63 +1,56 @@
-// Card crash and restart (issue 9 §1, supervision part): kill -9 the card process while a guest does I/O. `nitrolab
-// up` reports the death, restarts the card with backoff on the same management port (so the control plane's endpoint
-// and token stay valid), restarts the host once the card is back (a host exits when its card link drops), and
-// launches work again: a new instance's fio write-verify completes with zero verify errors. What a card restart
-// does not yet preserve (the instances that were running) is documented in docs/reliability.md.
+// Card crash and restart (issue 9 §1): kill -9 the card process while a guest runs fio with verify. `nitrolab up`
+// reports the death and restarts only the card, with backoff, on the same management port and link address; the host
+// and its guest stay up (surprise removal: the guest's reads of the controller return all ones, its NVMe driver
+// resets the controller once the card is back and requeues what was in flight); the restarted card rebuilds the
+// instance from its journal; the control plane sees the same instance running; and the guest's fio completes with
+// zero verify errors.
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
 import { api, startNitrolab, until } from '../helpers/nitrolab-up.ts';
+import { childPid } from '../helpers/child-pid.ts';
 
 interface Instance { instanceId: string; state: { code: number; name: string } }
 
-function childPid(parent: number, pattern: RegExp): number | undefined {
-  const out = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(parent)], { encoding: 'utf8' });
-  for (const l of out.split('\n')) {
-    const m = /^\s*(\d+)\s+(.*)$/.exec(l);
-    if (m && pattern.test(m[2] ?? '')) return Number(m[1]);
-  }
-  return undefined;
-}
-
-async function launchFio(url: string, size: string): Promise<Instance> {
-  const r = await api<{ instances: Instance[] }>(url, 'POST', '/v1/instances', {
-    instanceType: 'm5.large', volumes: [{ sizeGiB: 1 }],
-    userData: `fio --name=w --filename=/dev/nvme0n1 --rw=randwrite --bs=4k --iodepth=8 --size=${size} --verify=crc32c`,
-  });
-  if (r.status !== 201) throw new Error(`launch refused: ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body.instances[0]!;
-}
-
-t.test('kill -9 of the card during guest I/O: up restarts card and host with backoff, and new work completes', async (t) => {
+t.test('kill -9 of the card during guest I/O: only the card restarts, the instance survives and fio verifies clean', async (t) => {
   const nl = await startNitrolab();
   t.teardown(() => nl.stop());
   const pid = nl.proc.pid!;
-  const busy = await launchFio(nl.url, '64m');
+  const r = await api<{ instances: Instance[] }>(nl.url, 'POST', '/v1/instances', {
+    instanceType: 'm5.large', volumes: [{ sizeGiB: 1 }],
+    userData: 'fio --name=w --filename=/dev/nvme0n1 --rw=randwrite --bs=4k --iodepth=8 --size=16m --verify=crc32c',
+  });
+  t.equal(r.status, 201, 'launched');
+  const busy = r.body.instances[0]!;
   await until('guest I/O under way', async () => {
-    const r = await api<string>(nl.url, 'GET', `/v1/instances/${busy.instanceId}/console`);
-    return typeof r.body === 'string' && /fio|nvme0n1/.test(r.body) ? true : undefined;
+    const c = await api<string>(nl.url, 'GET', `/v1/instances/${busy.instanceId}/console`);
+    return typeof c.body === 'string' && /fio|nvme0n1/.test(c.body) ? true : undefined;
   }, 60_000);
+  const host = childPid(pid, / host --card /);
   const card = childPid(pid, / card --listen /);
-  t.ok(card, 'a card process runs');
+  t.ok(card !== undefined && host !== undefined, 'a card and a host process run');
   process.kill(card!, 'SIGKILL');
 
   await until('card death reported', async () => (/card host-0 died \(exit code null, signal SIGKILL\)/.test(nl.output()) ? true : undefined), 20_000);
   await until('card restart announced', async () => (/card host-0 restarting in \d+ ms \(attempt 1\)/.test(nl.output()) ? true : undefined), 20_000);
   await until('card restarted', async () => (/card host-0 restarted \(attempt 1/.test(nl.output()) ? true : undefined), 60_000);
-  await until('host restarted after its card', async () => (/host host-0 restarted \(attempt 1/.test(nl.output()) ? true : undefined), 60_000);
+  await until('up says the host is kept', async () => (/host host-0 not restarted: it keeps running/.test(nl.output()) ? true : undefined), 20_000);
   const newCard = childPid(pid, / card --listen /);
   t.ok(newCard !== undefined && newCard !== card, 'a new card process runs');
-  t.match(nl.output(), /host host-0 died \(exit code 3/, 'the host left on its own when its card link dropped');
+  t.equal(childPid(pid, / host --card /), host, 'the same host process runs');
+  t.notMatch(nl.output(), /host host-0 died/, 'the host did not exit');
 
   const hosts = await until('control plane reaches the restarted card', async () => {
-    const r = await api<{ hosts: { hostId: string; reachable: boolean }[] }>(nl.url, 'GET', '/v1/hosts');
-    return r.body.hosts?.[0]?.reachable ? r.body.hosts : undefined;
+    const h = await api<{ hosts: { hostId: string; reachable: boolean }[] }>(nl.url, 'GET', '/v1/hosts');
+    return h.body.hosts?.[0]?.reachable ? h.body.hosts : undefined;
   }, 30_000);
   t.equal(hosts[0]?.hostId, 'host-0', 'same host, same management endpoint and token');
+  const inst = await api<Instance>(nl.url, 'GET', `/v1/instances/${busy.instanceId}`);
+  t.equal(inst.body.state?.name, 'running', 'the instance is still running after the card restart');
 
-  const fresh = await until('a launch accepted after the restart', async () => launchFio(nl.url, '1m').catch(() => undefined), 60_000);
   const text = await until('fio verify report after the restart', async () => {
-    const r = await api<string>(nl.url, 'GET', `/v1/instances/${fresh.instanceId}/console`);
-    return typeof r.body === 'string' && /verify_errors=\d+/.test(r.body) ? r.body : undefined;
-  }, 90_000);
-  t.match(text, /verify_errors=0\b/, 'zero verify errors on the restarted card');
+    const c = await api<string>(nl.url, 'GET', `/v1/instances/${busy.instanceId}/console`);
+    return typeof c.body === 'string' && /verify_errors=\d+/.test(c.body) ? c.body : undefined;
+  }, 180_000);
+  t.match(text, /verify_errors=0\b/, 'zero verify errors across the card restart');
+  t.match(nl.output(), /card-link-up|management channel is back/, 'the host reconnected its management channel');
+  t.match(nl.output(), /link to card is back/, 'the pCPU links reconnected and re-bound the functions');
 });

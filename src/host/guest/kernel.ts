@@ -93,6 +93,8 @@ export class GuestKernel implements KernelServices {
     const kib = (pages: number): number => (pages * PAGE_SIZE) / 1024;
     this.log.info(`Memory: ${kib(this.pages.freePages)}K/${kib(this.pages.totalPages)}K available (${kib(this.pages.firstPage)}K reserved)`);
     p.onInterrupt((v) => this.irqs.dispatch(v));
+    // PCIe surprise removal / hot-add of the card's functions (pciehp-like): NVMe controllers reset and wait for them.
+    p.onLinkChange?.((up) => { for (const c of this.nvme.controllers) c.linkChanged(up); });
     this.log.info(`PCI: probing bus 00, ${p.slots} slots`);
     const devices = await this.pci.scan();
     for (const dev of devices) await this.bind(dev);

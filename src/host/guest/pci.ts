@@ -257,6 +257,29 @@ export class PciBus {
     dev.msixVectors = [...vectors];
   }
 
+  /** True while the function answers config reads (pci_device_is_present): a removed one reads all ones. */
+  async isPresent(dev: PciDevice): Promise<boolean> {
+    return (await this.cfg(dev.slot, PciHeader.offset.vendorId, 2)) === dev.vendorId;
+  }
+
+  /**
+   * Program a function that came back after a surprise removal (or a reset that lost its config) as it was:
+   * BAR addresses, Memory/Bus Master decoding, and MSI-X with the same entries — Linux's pci_restore_state.
+   */
+  async restoreState(dev: PciDevice): Promise<void> {
+    const H = PciHeader.offset;
+    for (const b of dev.bars) {
+      const off = barOffsetInConfig(b.index);
+      await this.platform.cfgWrite(dev.slot, off, 4, b.address % 0x1_0000_0000);
+      if (b.kind === 'mem64') await this.platform.cfgWrite(dev.slot, barOffsetInConfig(b.index + 1), 4, Math.floor(b.address / 0x1_0000_0000));
+    }
+    const cmd = await this.cfg(dev.slot, H.command, 2);
+    const io = dev.bars.some((b) => b.kind === 'io') ? PCI_COMMAND.IO : 0;
+    await this.platform.cfgWrite(dev.slot, H.command, 2, (cmd | PCI_COMMAND.MEMORY | PCI_COMMAND.MASTER | io) & 0xffff);
+    if (dev.msixVectors.length > 0) await this.enableMsix(dev, dev.msixVectors);
+    this.log.info(`pci ${bdf(dev.slot)}: config space restored`);
+  }
+
   /** Mask every entry and turn MSI-X off. */
   async disableMsix(dev: PciDevice): Promise<void> {
     const m = dev.msix;

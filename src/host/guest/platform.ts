@@ -35,4 +35,7 @@ export interface GuestPlatform {
   cpuWork?(iterations: number): number;
   /** Optional: the guest has shut down (after `poweroff`); the host may stop the instance. */
   powerOff?(): void;
+  /** Optional: the link to the devices went down or came back (PCIe surprise removal / hot-add, like a pciehp
+   *  Data Link Layer State Changed event): drivers stop waiting for completions and reset once it is back. */
+  onLinkChange?(handler: (up: boolean) => void): void;
 }

@@ -75,6 +75,45 @@ export function exportUrlFor(base: string, volumeId: string): string {
   return formatNbdUrl({ ...t, exportName });
 }
 
+/** A volume's export on the block store, reconnecting on its own with backoff when the connection drops (requests in
+ *  the gap fail with a retryable status, never hang). Used by the card's EBS path, and by the hypervisor for a legacy
+ *  NVMe model, so both modes reach the same data the same way. */
+export async function openExport(url: string, volumeId: string, o: { log: Logger; metrics: CardMetrics; clock: Clock; timeoutMs: number }): Promise<NbdClient> {
+  const vlog = o.log.child({ volumeId });
+  let client: NbdClient | undefined;
+  let closed = false;
+  let delay = RECONNECT_MIN_MS;
+  const retry = (reason: string): void => {
+    if (closed || client === undefined) return;
+    vlog.warn({ event: 'ebs.blockstore-disconnected', url, reason, retryMs: delay }, `block store connection for ${volumeId} lost: ${reason}`);
+    o.metrics.inc('ebs.blockstore_disconnects');
+    const c = client;
+    o.clock.setTimer(delay, () => {
+      if (closed) return;
+      c.reconnect().then(() => {
+        delay = RECONNECT_MIN_MS;
+        vlog.info({ event: 'ebs.blockstore-reconnected', url }, `block store connection for ${volumeId} restored`);
+      }, (e: unknown) => {
+        if (closed) return;
+        delay = Math.min(RECONNECT_MAX_MS, delay * 2);
+        vlog.warn({ event: 'ebs.blockstore-reconnect-failed', url, err: (e as Error).message, retryMs: delay }, 'reconnect failed');
+        retry('reconnect failed');
+      });
+    });
+  };
+  try {
+    client = await NbdClient.connect(url, { log: vlog, timeoutMs: o.timeoutMs, onDisconnect: retry });
+  } catch (e) {
+    o.metrics.inc('ebs.blockstore_connect_failed');
+    vlog.error({ event: 'ebs.blockstore-connect-failed', url, err: (e as Error).message }, `cannot open ${volumeId} on the block store`);
+    const msg = e instanceof BackendError ? e.message : String(e);
+    throw new CardError('BlockStoreUnavailable', 503, `volume ${volumeId}: ${msg}`);
+  }
+  const c = client;
+  const close = c.close.bind(c);
+  return Object.assign(c, { close: async () => { closed = true; await close(); } });
+}
+
 export class EbsVolumes {
   private readonly byInstance = new Map<string, Map<string, Placed>>();
   /** The controller hot-plugged volumes go on: the instance's first EBS function. */
@@ -105,40 +144,8 @@ export class EbsVolumes {
     return { backend: new ThrottledBackend(inner, limitsFor(spec), this.clock, metrics), url };
   }
 
-  private async connect(url: string, volumeId: string, log: Logger): Promise<NbdClient> {
-    const vlog = log.child({ volumeId });
-    let client: NbdClient | undefined;
-    let closed = false;
-    let delay = RECONNECT_MIN_MS;
-    const retry = (reason: string): void => {
-      if (closed || client === undefined) return;
-      vlog.warn({ event: 'ebs.blockstore-disconnected', url, reason, retryMs: delay }, `block store connection for ${volumeId} lost: ${reason}`);
-      this.opts.metrics.inc('ebs.blockstore_disconnects');
-      const c = client;
-      this.clock.setTimer(delay, () => {
-        if (closed) return;
-        c.reconnect().then(() => {
-          delay = RECONNECT_MIN_MS;
-          vlog.info({ event: 'ebs.blockstore-reconnected', url }, `block store connection for ${volumeId} restored`);
-        }, (e: unknown) => {
-          if (closed) return;
-          delay = Math.min(RECONNECT_MAX_MS, delay * 2);
-          vlog.warn({ event: 'ebs.blockstore-reconnect-failed', url, err: (e as Error).message, retryMs: delay }, 'reconnect failed');
-          retry('reconnect failed');
-        });
-      });
-    };
-    try {
-      client = await NbdClient.connect(url, { log: vlog, timeoutMs: this.opts.nbdTimeoutMs ?? 30_000, onDisconnect: retry });
-    } catch (e) {
-      this.opts.metrics.inc('ebs.blockstore_connect_failed');
-      vlog.error({ event: 'ebs.blockstore-connect-failed', url, err: (e as Error).message }, `cannot open ${volumeId} on the block store`);
-      const msg = e instanceof BackendError ? e.message : String(e);
-      throw new CardError('BlockStoreUnavailable', 503, `volume ${volumeId}: ${msg}`);
-    }
-    const c = client;
-    const close = c.close.bind(c);
-    return Object.assign(c, { close: async () => { closed = true; await close(); } });
+  private connect(url: string, volumeId: string, log: Logger): Promise<NbdClient> {
+    return openExport(url, volumeId, { log, metrics: this.opts.metrics, clock: this.clock, timeoutMs: this.opts.nbdTimeoutMs ?? 30_000 });
   }
 
   /** A volume attached at launch as NSID 1 of its own controller `fn`; the first one also takes hot-plugs. */

@@ -220,6 +220,9 @@ export interface LegacyNetSpec { kind: 'virtio-net'; eniId: string; mac: string 
 
 export interface LegacyNvmeSpec {
   kind: 'nvme';
+  /** The volume's export on the block store (nbd://…), when the card has one: the hypervisor's model then reaches the
+   *  same data the card would, over NBD. Absent: the sparse file at `path`. */
+  url?: string;
   personality: 'ebs' | 'instance-store';
   volumeId: string;
   deviceName: string;

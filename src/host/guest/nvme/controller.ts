@@ -24,6 +24,8 @@ export interface NvmeOptions {
   readonly watchdogMs: number;
   /** Consecutive failed re-initialisations before the controller is declared dead. */
   readonly maxResets: number;
+  /** How long a reset waits for a controller that is gone (CSTS reads all ones: link down, card restarting). */
+  readonly removalWaitMs: number;
   /** Lower bound for the shutdown wait (RTD3E raises it). */
   readonly shutdownTimeoutMs: number;
   /** Largest single transfer, whatever MDTS allows. */
@@ -39,6 +41,7 @@ export const DEFAULT_NVME_OPTIONS: NvmeOptions = {
   ioTimeoutMs: 30_000,
   watchdogMs: 1_000,
   maxResets: 3,
+  removalWaitMs: 120_000,
   shutdownTimeoutMs: 5_000,
   maxTransferBytes: 1 << 20,
 };
@@ -287,7 +290,7 @@ export class NvmeController implements AdminPort, DriverInstance {
 
   /** Submit an I/O command on the next I/O queue (round robin); resolves with the completion whatever its status. */
   async io(cmd: NvmeCommand): Promise<NvmeCompletion> {
-    if (this.resetting) await this.resetting;
+    while (this.resetting) await this.resetting; // requeued commands wait here for the (possibly repeated) reset
     if (this.state !== 'live') throw new NvmeAbortedError(this.state === 'shutdown' ? 'shutdown' : 'dead', `${this.name} I/O`);
     const q = this.ioQs[this.rr++ % Math.max(1, this.ioQs.length)];
     if (!q) throw new NvmeAbortedError('dead', `${this.name} has no I/O queues`);
@@ -362,6 +365,8 @@ export class NvmeController implements AdminPort, DriverInstance {
     }
     if (q.qid === 0 || rec.abortSent) {
       this.log('warn', `${what} timeout, reset controller`);
+      // The command that timed out fails (I/O error); the others in flight are cancelled by the reset and requeued.
+      q.cancel(rec, new NvmeAbortedError('timeout', `${this.name} QID ${q.qid} opcode 0x${rec.opc.toString(16)}`));
       void this.reset(`${what} timeout`);
       return true;
     }
@@ -374,6 +379,32 @@ export class NvmeController implements AdminPort, DriverInstance {
       (err: unknown) => this.log('warn', `abort of ${what} failed: ${err instanceof Error ? err.message : String(err)}`),
     );
     return false;
+  }
+
+  /** The link to the device went down (surprise removal: the card died) or came back. Down: whatever is in flight
+   *  will never complete, so it is cancelled now — the block layer requeues it — and the controller is reset, which
+   *  waits for the device to come back (waitPresent), re-enables it and re-creates the queues. */
+  linkChanged(up: boolean): void {
+    if (up) { this.log('info', 'link up'); return; }
+    this.log('warn', 'link down (surprise removal); in-flight commands will be requeued after the reset');
+    if (this.resetting) this.cancelAll('reset'); // a re-initialisation in progress fails fast and waits again
+    else void this.reset('link down');
+  }
+
+  /** Wait while the device is gone (CSTS and its config space read all ones); once it is back, restore its PCI
+   *  config (BARs, decoding, MSI-X: it returns as a new function in reset state). True if it had gone. */
+  private async waitPresent(): Promise<boolean> {
+    const p = this.k.platform;
+    if (await this.readReg(R.CSTS) !== 0xffff_ffff) return false;
+    this.log('warn', `controller is gone (CSTS reads 0xffffffff); waiting up to ${this.opts.removalWaitMs} ms for it to come back`);
+    const deadline = p.nowNs() + BigInt(this.opts.removalWaitMs) * 1_000_000n;
+    for (let delay = 20; !(await this.k.pci.isPresent(this.dev)); delay = Math.min(delay * 2, 200)) {
+      if (p.nowNs() > deadline) throw new NvmeInitError(`device did not come back within ${this.opts.removalWaitMs} ms`);
+      await p.sleep(delay);
+    }
+    await this.k.pci.restoreState(this.dev);
+    this.log('info', 'controller is back');
+    return true;
   }
 
   /** Controller reset: cancel everything in flight, disable, re-enable, re-create queues, rescan. */
@@ -391,6 +422,7 @@ export class NvmeController implements AdminPort, DriverInstance {
     for (let attempt = 1; ; attempt++) {
       this.cancelAll('reset');
       try {
+        await this.waitPresent();
         await this.enable();
         await this.initAfterEnable(true);
         if (this.pushWanted) await this.setSubmissionPush(true);
@@ -399,6 +431,8 @@ export class NvmeController implements AdminPort, DriverInstance {
         return;
       } catch (err) {
         this.log('err', `reset attempt ${attempt} failed: ${err instanceof Error ? err.message : String(err)}`);
+        // The device went away again during the attempt (the card died once more): wait for it; not a failed attempt.
+        if (!(err instanceof NvmeInitError && /did not come back/u.test(err.message)) && await this.readReg(R.CSTS) === 0xffff_ffff) { attempt--; continue; }
         if (attempt >= this.opts.maxResets) {
           this.markDead();
           return;

@@ -17,6 +17,10 @@ const WRITE_ZEROES_DEAC = 1 << 25;
 const DSM_AD = 1 << 2;
 const FUA = 1 << 30;
 const MAX_DSM_RANGES = 256;
+/** Linux nvme_max_retries: a command cancelled by a reset or timeout, or failed with a retryable status, goes again. */
+export const NVME_MAX_RETRIES = 5;
+const SC_INTERNAL_ERROR = 0x06;
+const SC_NS_NOT_READY = 0x82;
 const MAX_RANGE_BLOCKS = 0xffff_ffff;
 
 export class NvmeNamespace implements BlockDevice {
@@ -25,7 +29,7 @@ export class NvmeNamespace implements BlockDevice {
   id: IdNamespace;
   private readonly ctrl: NvmeController;
   private removed = false;
-  readonly stats = { reads: 0, writes: 0, errors: 0 };
+  readonly stats = { reads: 0, writes: 0, errors: 0, retries: 0 };
 
   constructor(ctrl: NvmeController, nsid: number, id: IdNamespace) {
     this.ctrl = ctrl;
@@ -155,16 +159,31 @@ export class NvmeNamespace implements BlockDevice {
     }
   }
 
-  /** Submit on an I/O queue; a non-zero status becomes a BlockIoError. */
+  /** Submit on an I/O queue; a non-zero status becomes a BlockIoError. Like Linux (nvme_decide_disposition), a
+   *  command cancelled by a controller reset (a link loss, or another command's timeout) is requeued, and one that failed
+   *  with a retryable status (no DNR; Internal Error — e.g. the card lost its block store for a moment — or Namespace
+   *  Not Ready) is retried after a short backoff, up to NVME_MAX_RETRIES times. A write is acknowledged to the caller
+   *  only by the completion of one of its attempts, which the card sends after the block store has it (with FUA or a
+   *  later Flush as asked), so a requeue can repeat a write but never lose an acknowledged one. */
   private async command(op: BlockIoError['op'], lba: number, cmd: NvmeCommand): Promise<void> {
-    if (this.removed) throw new BlockIoError(this.name, op, lba, new NvmeAbortedError('dead', 'namespace removed'));
-    try {
-      const c = await this.ctrl.io(cmd);
-      if (c.status !== 0) {
+    for (let attempt = 0; ; attempt++) {
+      if (this.removed) throw new BlockIoError(this.name, op, lba, new NvmeAbortedError('dead', 'namespace removed'));
+      let err: unknown;
+      try {
+        const c = await this.ctrl.io(cmd);
+        if (c.status === 0) return;
         const s = statusOf(c);
-        throw new NvmeStatusError(-1, cmd.opc, s.sct, s.sc, s.dnr);
+        err = new NvmeStatusError(-1, cmd.opc, s.sct, s.sc, s.dnr);
+      } catch (e) {
+        err = e;
       }
-    } catch (err) {
+      const requeue = err instanceof NvmeAbortedError && err.reason === 'reset';
+      const retryable = err instanceof NvmeStatusError && !err.dnr && err.sct === 0 && (err.sc === SC_INTERNAL_ERROR || err.sc === SC_NS_NOT_READY);
+      if ((requeue || retryable) && attempt < NVME_MAX_RETRIES) {
+        this.stats.retries++;
+        if (retryable) await this.ctrl.services.platform.sleep(100 * 2 ** attempt);
+        continue;
+      }
       this.stats.errors++;
       throw new BlockIoError(this.name, op, lba, err);
     }
