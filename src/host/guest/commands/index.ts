@@ -15,8 +15,9 @@ import { ping } from './ping.ts';
 import { udpPerf } from './udp-perf.ts';
 import { chaos } from './chaos.ts';
 import { edu } from './edu.ts';
+import { wvcheck } from './wvcheck.ts';
 
 export const allCommands: readonly ShellCommand[] = [
   ...basicCommands, ...fileCommands, lspci, lsblk, nvme, ddCommand, fio, cpuBench,
-  ip, ping, udpPerf, curl, nc, chaos, edu,
+  ip, ping, udpPerf, curl, nc, chaos, edu, wvcheck,
 ];
