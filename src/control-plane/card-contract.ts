@@ -49,6 +49,8 @@ export interface CardLaunchRequest {
   network?: object;
   /** IMDS settings the card enforces (metadata-options.ts). */
   metadataOptions?: MetadataOptions;
+  /** Teaching devices placed after the ENI (docs/labs/edu-device.md). */
+  devices?: Array<'edu'>;
 }
 
 export interface CardInstance {

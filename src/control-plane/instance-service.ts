@@ -8,7 +8,7 @@ import { findInstanceType } from './catalogue.ts';
 import { newInstanceId, newVolumeId } from './ids.ts';
 import { placeAll, largestFree } from './scheduler.ts';
 import type { HostLoad } from './scheduler.ts';
-import type { InstanceStore, InstanceRecord, NewInstance } from './state/instance-store.ts';
+import type { InstanceStore, InstanceRecord, NewInstance, TeachingDevice } from './state/instance-store.ts';
 import type { ConsoleStore } from './state/console-store.ts';
 import type { InstanceState, InstanceStateName } from './instance-state.ts';
 import type { ControlPlaneMetrics } from './metrics.ts';
@@ -29,6 +29,8 @@ export interface LaunchInput {
   subnetId?: string;
   /** IMDS settings (EC2 MetadataOptions); members left out take the defaults. */
   metadataOptions?: MetadataOptionsInput;
+  /** Teaching devices (docs/labs/edu-device.md), e.g. ['edu']. */
+  devices?: readonly TeachingDevice[];
 }
 
 export interface StateChange {
@@ -146,6 +148,7 @@ export class InstanceService {
       instanceId: newInstanceId(), instanceType: input.instanceType, hostId, vcpus, memMiB, userData: input.userData,
       volumes: volumes.map((v) => ({ ...v, volumeId: newVolumeId() })),
       metadataOptions: mergeMetadataOptions(DEFAULT_METADATA_OPTIONS, input.metadataOptions),
+      ...(input.devices?.length ? { devices: [...input.devices] } : {}),
     }));
     const nets = new Map<string, CardLaunchNetwork>();
     try {
@@ -172,6 +175,7 @@ export class InstanceService {
           volumes: n.volumes.map((v) => ({ volumeId: v.volumeId, sizeBytes: v.sizeGiB * GiB, deviceName: v.deviceName, deleteOnTermination: v.deleteOnTermination })),
           ...(nets.has(n.instanceId) ? { network: nets.get(n.instanceId)! } : {}),
           ...(n.metadataOptions ? { metadataOptions: n.metadataOptions } : {}),
+          ...(n.devices?.length ? { devices: n.devices } : {}),
         });
         launched.push(n);
         this.#store.markRefreshed(n.instanceId);

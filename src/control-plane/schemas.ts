@@ -61,6 +61,7 @@ export const InstanceSchema = Type.Object({
   vpcId: Type.Optional(Type.String()),
   securityGroupIds: Type.Optional(Type.Array(Type.String())),
   metadataOptions: MetadataOptionsSchema,
+  devices: Type.Optional(Type.Array(Type.Literal('edu'), { description: 'Teaching devices on the card (docs/labs/edu-device.md)' })),
 });
 
 export const LaunchBody = Type.Object({
@@ -75,6 +76,7 @@ export const LaunchBody = Type.Object({
   securityGroupIds: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { minItems: 1, maxItems: 5, description: 'Default: the VPC\'s default group' })),
   subnetId: Type.Optional(Type.String({ maxLength: 64, description: 'Default: the default VPC\'s subnet (10.0.0.0/24)' })),
   metadataOptions: Type.Optional(MetadataOptionsInput),
+  devices: Type.Optional(Type.Array(Type.Literal('edu'), { maxItems: 4, description: 'Teaching devices the card adds after the ENI: "edu" (docs/labs/edu-device.md)' })),
 }, { additionalProperties: false });
 export type LaunchBody = Static<typeof LaunchBody>;
 

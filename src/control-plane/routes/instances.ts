@@ -35,6 +35,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<{ service: InstanceServic
       ...(b.securityGroupIds !== undefined ? { securityGroupIds: b.securityGroupIds } : {}),
       ...(b.subnetId !== undefined ? { subnetId: b.subnetId } : {}),
       ...(b.metadataOptions !== undefined ? { metadataOptions: b.metadataOptions } : {}),
+      ...(b.devices !== undefined ? { devices: b.devices } : {}),
     });
     req.log.info({ event: 'launched', instanceIds: instances.map((i) => i.instanceId), hosts: instances.map((i) => i.hostId) }, 'instances launched');
     return reply.code(201).send({ instances });

@@ -106,6 +106,11 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'instance metadata options (IMDS: httpTokens, hop limit, endpoint) as JSON; NULL = the defaults',
     sql: 'ALTER TABLE instances ADD COLUMN metadata_options TEXT;',
   },
+  {
+    version: 4,
+    name: 'extra teaching devices of an instance (e.g. ["edu"]) as JSON; NULL = none',
+    sql: 'ALTER TABLE instances ADD COLUMN devices TEXT;',
+  },
 ];
 
 /** Open (creating if needed) the store under `dataDir`; `':memory:'` opens a throwaway in-memory store. */

@@ -34,6 +34,8 @@ export interface InstanceRecord {
   userData: string;
   /** IMDS settings (EC2 MetadataOptions). */
   metadataOptions: MetadataOptions;
+  /** Extra teaching devices on the card (docs/labs/edu-device.md); empty = none. */
+  devices: TeachingDevice[];
   volumes: VolumeRecord[];
   transitions: StateTransition[];
   /** Last time the card confirmed the state; null if it never has. */
@@ -50,11 +52,16 @@ export interface NewInstance {
   volumes: Array<{ volumeId: string; sizeGiB: number; deviceName: string; deleteOnTermination: boolean }>;
   /** Absent = the defaults. */
   metadataOptions?: MetadataOptions;
+  devices?: TeachingDevice[];
 }
+
+/** The teaching devices a card can add to an instance (src/devices/edu). */
+export type TeachingDevice = 'edu';
 
 interface InstanceRow {
   id: string; instance_type: string; host_id: string; vcpus: number; mem_mib: number; state_name: InstanceStateName;
   state_reason: string | null; launch_time: string; user_data: string; refreshed_at: string | null; metadata_options: string | null;
+  devices: string | null;
 }
 interface VolumeRow {
   id: string; size_gib: number; device_name: string; delete_on_termination: number; state: VolumeState; created_at: string;
@@ -86,6 +93,7 @@ export class InstanceStore {
         const next = (seq.get() as { s: number }).s + 1;
         ins.run(n.instanceId, next, n.instanceType, n.hostId, n.vcpus, n.memMiB, at, n.userData);
         if (n.metadataOptions) this.setMetadataOptions(n.instanceId, n.metadataOptions); // a separate statement: the column is from migration 3
+        if (n.devices?.length) this.#db.prepare('UPDATE instances SET devices = ? WHERE id = ?').run(JSON.stringify(n.devices), n.instanceId);
         tr.run(n.instanceId, at);
         for (const v of n.volumes) vol.run(v.volumeId, n.instanceId, v.sizeGiB, v.deviceName, v.deleteOnTermination ? 1 : 0, at);
       }
@@ -175,6 +183,7 @@ export class InstanceStore {
       launchTime: row.launch_time,
       userData: row.user_data,
       metadataOptions: parseStoredMetadataOptions(row.metadata_options),
+      devices: row.devices ? (JSON.parse(row.devices) as TeachingDevice[]).filter((d) => d === 'edu') : [],
       volumes: vols.map((v) => ({
         volumeId: v.id, sizeGiB: v.size_gib, deviceName: v.device_name,
         deleteOnTermination: v.delete_on_termination === 1, state: v.state, createTime: v.created_at,

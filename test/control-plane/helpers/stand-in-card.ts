@@ -18,6 +18,7 @@ export interface StandInInstance {
   console: string;
   /** As the launch request or the last PUT …/metadata-options sent them. */
   metadataOptions?: unknown;
+  devices?: unknown;
 }
 
 export interface StandInOptions {
@@ -150,7 +151,7 @@ export class StandInCard {
       this.instances.set(id, {
         instanceId: id, instanceType: String(body['instanceType']), vcpus, memMiB, userData: String(body['userData']),
         volumes: body['volumes'] as StandInInstance['volumes'], state: this.bootImmediately ? 'running' : 'pending', stateReason: null,
-        launchedAt: new Date().toISOString(), console: '', metadataOptions: body['metadataOptions'],
+        launchedAt: new Date().toISOString(), console: '', metadataOptions: body['metadataOptions'], devices: body['devices'],
       });
       return [201, { instanceId: id, state: this.instances.get(id)?.state }];
     }
