@@ -79,7 +79,7 @@ async function startHostPair(i: number, o: UpOptions, log: Logger, pretty: boole
     ...(o.cardMemMiB !== undefined ? [`--${prefix}mem-mib`, String(o.cardMemMiB)] : []),
   ];
   if (o.link === 'socket') {
-    const card = spawnNitrolab(`card ${hostId}`, ['card', '--listen', linkPath, '--data-dir', join(dir, 'card'), '--mgmt-port', '0', ...cap(''), ...grace, ...common], log, { pretty });
+    const card = spawnNitrolab(`card ${hostId}`, ['card', '--listen', linkPath, '--data-dir', join(dir, 'card'), '--mgmt-port', '0', '--guest-mem-mib', String(o.guestMemMiB), ...cap(''), ...grace, ...common], log, { pretty });
     const ready = await card.ready;
     const host = spawnNitrolab(`host ${hostId}`, ['host', '--card', linkPath, '--pcpus', String(o.pcpus), '--guest-mem-mib', String(o.guestMemMiB), ...common], log, { pretty });
     await host.ready;
