@@ -22,11 +22,13 @@ import { sha256Hex } from './pcr.ts';
 
 export const BUILDER = 'nitrolab firmware build (src/nitro-card/boot/build.ts)';
 
-/** The PCI functions the card exposes: EBS and instance-store NVMe (Amazon 1d0f) and a virtio-net 1.x modern device. */
+/** The PCI functions the card exposes: EBS and instance-store NVMe (Amazon 1d0f), a virtio-net 1.x modern device, and
+ *  the teaching device (src/devices/edu, docs/labs/edu-device.md). */
 export const CARD_PERSONALITIES: readonly Personality[] = [
   { name: 'nvme-ebs', device: 'nvme', vendorId: '1d0f', deviceId: '8061' },
   { name: 'nvme-instance-store', device: 'nvme', vendorId: '1d0f', deviceId: 'cd00' },
   { name: 'virtio-net', device: 'virtio-net', vendorId: '1af4', deviceId: '1041' },
+  { name: 'edu', device: 'edu', vendorId: '1d0f', deviceId: 'ed00' },
 ];
 
 export interface BuildOptions {

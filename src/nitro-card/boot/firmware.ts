@@ -39,7 +39,7 @@ export class FirmwareError extends Error {
 /** A PCI function the card exposes (IDs in lower-case hex, as lspci prints them). */
 export interface Personality {
   readonly name: string;
-  readonly device: 'nvme' | 'virtio-net';
+  readonly device: 'nvme' | 'virtio-net' | 'edu';
   readonly vendorId: string;
   readonly deviceId: string;
 }
@@ -128,7 +128,7 @@ export function parseManifest(json: unknown): FirmwareManifest {
   (ps as unknown[]).forEach((p, i) => {
     const o = obj(p, `personalities[${i}]`);
     str(o, 'name', /^[a-z0-9-]{1,32}$/, `personalities[${i}].`);
-    if (o['device'] !== 'nvme' && o['device'] !== 'virtio-net') bad(`personalities[${i}].device`, 'must be "nvme" or "virtio-net"');
+    if (o['device'] !== 'nvme' && o['device'] !== 'virtio-net' && o['device'] !== 'edu') bad(`personalities[${i}].device`, 'must be "nvme", "virtio-net" or "edu"');
     str(o, 'vendorId', /^[0-9a-f]{4}$/, `personalities[${i}].`);
     str(o, 'deviceId', /^[0-9a-f]{4}$/, `personalities[${i}].`);
   });
