@@ -19,7 +19,7 @@ t.test('a freshly built image verifies and reports its manifest', async (t) => {
   const dir = buildImage(scratchDir(t), keys);
   const r = verifyAndMeasure({ firmwareDir: dir, rootPublicKey: keys.publicKey });
   t.equal(r.manifest.version, '1.0.0');
-  t.same(r.manifest.personalities.map((p) => `${p.vendorId}:${p.deviceId}`), ['1d0f:8061', '1d0f:cd00', '1af4:1041']);
+  t.same(r.manifest.personalities.map((p) => `${p.vendorId}:${p.deviceId}`), ['1d0f:8061', '1d0f:cd00', '1af4:1041', '1d0f:ed00']);
   t.equal(r.firmware.sha256, r.manifest.payload.sha256);
   t.same(r.measurements.map((e) => [e.pcr, e.event]), [[0, 'boot-rom'], [1, 'manifest'], [2, 'payload'], [3, 'runtime-config']]);
   t.same(replayEventLog(r.measurements), r.pcrs, 'the event log replays to the PCRs');
