@@ -42,8 +42,8 @@ const up = await startUp(['--hosts', '1', '--link', link]);
 const win = [0, 0];
 const report = /udp-perf: (?:sent|received) [^\n]*/gu;
 try {
-  const rx = await launch(up.url, `udp-perf recv --port 5001 --seconds ${secs}\nnetstat -i`);
-  const tx = await launch(up.url, `sleep 1\nudp-perf send ${rx.privateIp} --port 5001 --size ${size} --seconds ${secs}\nnetstat -i`);
+  const rx = await launch(up.url, `udp-perf recv --port 5001 --seconds ${secs}\nip -s -d link show eth0`);
+  const tx = await launch(up.url, `sleep 1\nudp-perf send ${rx.privateIp} --port 5001 --size ${size} --seconds ${secs}\nip -s -d link show eth0`);
   // The stream starts about 1 s after the sender is running; profile summaries cover its middle.
   win[0] = nowUs() + 1_300_000;
   win[1] = win[0] + (secs - 0.6) * 1e6;
