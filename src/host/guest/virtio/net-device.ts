@@ -330,7 +330,7 @@ export class VirtioNetDevice implements NetDevice, DriverInstance {
     const q = this.txq;
     if (this.state !== 'live' || !q) return Promise.resolve();
     this.reapTx();
-    if (this.txFreeSlots.length > 0 && q.numFree >= (q.indirect ? 1 : 2)) return Promise.resolve();
+    if (this.txFreeSlots.length > 0 && q.numFree >= 1) return Promise.resolve();
     const p = new Promise<void>((r) => this.txWaiters.push(r));
     if (!q.enableCb()) this.wakeTx(); // completions arrived between the reap and re-arming the interrupt
     return p;
@@ -362,7 +362,7 @@ export class VirtioNetDevice implements NetDevice, DriverInstance {
       return false;
     }
     const slot = this.txFreeSlots.pop();
-    if (slot === undefined || q.numFree < (q.indirect ? 1 : 2)) {
+    if (slot === undefined || q.numFree < 1) {
       if (slot !== undefined) this.txFreeSlots.push(slot);
       this.stats.txBusy++;
       this.stats.txDropped++;
@@ -377,11 +377,10 @@ export class VirtioNetDevice implements NetDevice, DriverInstance {
       hv.setUint16(NetHdr.offset.csum_start, csum.start, true);
       hv.setUint16(NetHdr.offset.csum_offset, csum.offset, true);
     }
-    bytes.set(frame, 16);
-    q.add([
-      { addr: pool.gpa + base, len: NetHdr.size, write: false },
-      { addr: pool.gpa + base + 16, len: frame.length, write: false },
-    ], slot);
+    // The header right in front of the frame, one descriptor (Linux's can_push: with VERSION_1 any layout is
+    // allowed): the device reads a descriptor and one buffer per frame, no indirect table and no second segment.
+    bytes.set(frame, NetHdr.size);
+    q.add([{ addr: pool.gpa + base, len: NetHdr.size + frame.length, write: false }], slot);
     this.stats.txPackets++;
     this.stats.txBytes += frame.length;
     this.kick(TXQ);

@@ -48,6 +48,22 @@ t.test('a full ring: transmit refuses, whenTxReady resolves on the device\'s tx 
   t.equal(d.vstats.txIrqs, after, 'tx interrupts are off again once the queue was woken');
 });
 
+t.test('a transmitted frame costs the device one descriptor and one buffer read (header in front of the frame)', async (t) => {
+  const sent: Uint8Array[] = [];
+  const n = await bootNode({ mac: '02:00:00:00:00:0a', wire: (nic) => { nic.backend.transmit = (f) => sent.push(f); } });
+  const d = dev0(n.k);
+  d.transmit(frame(0));
+  await n.nic.net.whenIdle();
+  sent.length = 0;
+  const reads = n.nic.dmaReads;
+  for (let i = 0; i < 100; i++) d.transmit(frame(i));
+  await n.nic.net.whenIdle();
+  t.equal(sent.length, 100);
+  // Two descriptors (header, frame) through an indirect table were four reads per frame: descriptor, table, two buffers.
+  const per = (n.nic.dmaReads - reads) / 100;
+  t.ok(per <= 2.2, `${per.toFixed(2)} DMA reads per frame`);
+});
+
 t.test('whenTxReady resolves at once with room in the ring, and on a reset', async (t) => {
   const n = await bootNode({ mac: '02:00:00:00:00:0a', wire: (nic) => { nic.backend.transmit = () => {}; } });
   const d = dev0(n.k);

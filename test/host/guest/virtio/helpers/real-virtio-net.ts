@@ -18,6 +18,8 @@ export interface RealVirtioNet {
   readonly logs: { level: string; obj: object }[];
   /** Where frames the guest sends go (set by a stand-in backend). */
   backend: { transmit: (frame: Uint8Array) => void };
+  /** DMA reads the device issued (each one a link round trip on the socket link). */
+  readonly dmaReads: number;
 }
 
 /** Platforms whose activity counts for each other, so one guest's virtual clock does not jump while its peer works. */
@@ -42,7 +44,7 @@ export function attachRealVirtioNet(p: TestPlatform, slot: number, mac: string, 
   };
   const ctx: DeviceContext = {
     dma: {
-      read: async (addr, dst) => { touch(); check(addr, dst.length); dst.set(p.mem.subarray(addr, addr + dst.length)); },
+      read: async (addr, dst) => { touch(); check(addr, dst.length); (out as { dmaReads: number }).dmaReads++; dst.set(p.mem.subarray(addr, addr + dst.length)); },
       write: async (addr, src) => { touch(); check(addr, src.length); p.mem.set(src, addr); },
     },
     irq: fn.irq,
@@ -55,6 +57,7 @@ export function attachRealVirtioNet(p: TestPlatform, slot: number, mac: string, 
     logs,
     backend: { transmit: () => {} },
     net: undefined as unknown as VirtioNet,
+    dmaReads: 0,
   };
   const backend: NetBackend = { transmit: (frame) => { touch(); out.backend.transmit(frame); } };
   const net = new VirtioNet({ ctx, backend, mac, queueSize: opts.queueSize ?? 256, ...(opts.linkUp === undefined ? {} : { linkUp: opts.linkUp }) });
