@@ -21,6 +21,13 @@ export interface RestartPolicy {
 
 export const DEFAULT_RESTART_POLICY: RestartPolicy = { initialMs: 500, maxMs: 30_000, stableMs: 60_000 };
 
+/** The default policy, with `NITROLAB_RESTART_STABLE_MS` (how long a child must stay up for its next crash to count
+ *  as a first one again) when set — crash-cycle tests use a short one so that each kill is restarted after 0.5 s. */
+export function restartPolicyFromEnv(env: NodeJS.ProcessEnv): RestartPolicy {
+  const stable = Number(env['NITROLAB_RESTART_STABLE_MS']);
+  return Number.isInteger(stable) && stable > 0 ? { ...DEFAULT_RESTART_POLICY, stableMs: stable } : DEFAULT_RESTART_POLICY;
+}
+
 /** Exponential backoff: initial, ×2 per consecutive failure, capped; reset after a stable run. */
 export class Backoff {
   private failures = 0;

@@ -8,7 +8,7 @@ import { createRootLogger, isLogLevel, type Logger } from '../common/log.ts';
 import { reportDeath, spawnNitrolab, type ChildHandle } from './spawn.ts';
 import { readCardToken } from '../nitro-card/token.ts';
 import { resolveApiKeys } from './api-keys.ts';
-import { supervise } from './supervise.ts';
+import { restartPolicyFromEnv, supervise } from './supervise.ts';
 import { capacityFlags } from './capacity-flags.ts';
 
 export interface UpOptions {
@@ -130,7 +130,7 @@ export async function runUp(argv: string[]): Promise<number> {
     return 1;
   }
   // A dead card or host is reported and restarted with backoff (supervise.ts).
-  supervise(pairs, { log, pretty, stopping: () => stopping });
+  supervise(pairs, { log, pretty, stopping: () => stopping, policy: restartPolicyFromEnv(process.env) });
 
   const keys = resolveApiKeys(opts.dataDir);
   const { startControlPlane } = await import('../control-plane/server.ts');
