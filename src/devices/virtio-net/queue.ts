@@ -101,7 +101,7 @@ export class Virtqueue {
 
   /**
    * Take up to `max` available chains at once: one DMA read for their avail ring slots (two where the ring wraps),
-   * then every chain's descriptors walked concurrently. Over the link each DMA read is a round trip, so a batch costs
+   * one for the span of the descriptor table their heads fall in, then every chain walked concurrently. Over the link each DMA read is a round trip, so a batch costs
    * the same few round trips as a single chain. The elements settle in ring order; a malformed chain rejects only its
    * own element, so a caller that awaits them in order stops where a chain-at-a-time walk would have.
    */
@@ -120,8 +120,20 @@ export class Virtqueue {
       ...(run < n ? [this.read(base, slots.subarray(run * AVAIL_ELEM_SIZE))] : []),
     ]);
     this.lastAvailIdx = (this.lastAvailIdx + n) & 0xffff;
-    return Array.from({ length: n }, (_, i) => {
-      const chain = this.walkChain(slots[2 * i]! | (slots[2 * i + 1]! << 8));
+    const heads = Array.from({ length: n }, (_, i) => slots[2 * i]! | (slots[2 * i + 1]! << 8));
+    // The descriptors the heads name, in one DMA read of the table span they fall in (a driver publishes descriptors
+    // before the avail index we read, so they are stable); a chain's later descriptors outside it are read one by one.
+    let snap: { first: number; n: number; view: DataView } | undefined;
+    const valid = heads.filter((h) => h < size);
+    if (valid.length > 1) {
+      const first = Math.min(...valid);
+      const span = Math.max(...valid) - first + 1;
+      const bytes = new Uint8Array(span * VirtqDesc.size);
+      await this.read(this.cfg.desc + first * VirtqDesc.size, bytes);
+      snap = { first, n: span, view: viewOf(bytes) };
+    }
+    return heads.map((head) => {
+      const chain = this.walkChain(head, snap);
       chain.catch(() => {}); // a rejection belongs to whoever awaits this element; an element never awaited is no error
       return chain;
     });
@@ -234,7 +246,8 @@ export class Virtqueue {
     return count;
   }
 
-  private async walkChain(head: number): Promise<DescChain> {
+  /** `snap`: descriptors [first, first + n) of the table, read once for a batch (popChains); others are read by DMA. */
+  private async walkChain(head: number, snap?: { first: number; n: number; view: DataView }): Promise<DescChain> {
     const chain: DescChain = { head, readable: [], writable: [], readBytes: 0, writeBytes: 0 };
     const q = this.index;
     if (head >= this.cfg.size) throw new RingError('desc-index-out-of-range', { queue: q, index: head, size: this.cfg.size });
@@ -248,7 +261,10 @@ export class Virtqueue {
       if (++steps > count) throw new RingError('desc-chain-too-long', { queue: q, head, limit: count });
       let v: DataView;
       let base: number;
-      if (table) { v = table; base = idx * VirtqDesc.size; } else {
+      if (table) { v = table; base = idx * VirtqDesc.size; } else if (snap && idx >= snap.first && idx < snap.first + snap.n) {
+        if (!this.live || !this.gate()) throw new QueueStopped();
+        v = snap.view; base = (idx - snap.first) * VirtqDesc.size;
+      } else {
         await this.read(this.cfg.desc + idx * VirtqDesc.size, desc);
         v = dv; base = 0;
       }
