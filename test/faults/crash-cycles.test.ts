@@ -4,7 +4,8 @@
 // round since the previous restart (so it demonstrably carries on). `nitrolab up` restarts only the card; the host
 // and the guest stay up. After the last cycle the test ends the workload with ^C on the console; the guest reads every
 // block back (none lost, stale, misplaced or corrupt; no I/O error), and the test checks the volume's file on the block
-// store from outside: every block holds its own data at the final generation.
+// store from outside: every block holds its own data at the final generation. A second test kills the host instead:
+// `up` restarts it, the card's reconciliation stops the instance whose VM is gone, and it can be started again.
 //
 // N: NITROLAB_CRASH_CYCLES (default 5 in CI; 20 for the issue's full run). `up` runs with NITROLAB_RESTART_STABLE_MS=
 // 3000, so a card that stayed up 3 s is restarted after the first backoff step (0.5 s) again instead of doubling.
@@ -83,4 +84,33 @@ t.test(`${CYCLES} kill -9 cycles of the card under a write-verify workload: no a
   t.equal(bad, 0, `every block on the block store holds its own data at generation ${finalGen}`);
   const inst = await api<Instance>(nl.url, 'GET', `/v1/instances/${id}`);
   t.equal(inst.body.state?.name, 'running', 'the instance is still running');
+});
+
+t.test('kill -9 of the host: up restarts it, the card stops the instance whose VM is gone, and it starts again', { timeout: 240_000 }, async (t) => {
+  const nl = await startNitrolab();
+  t.teardown(() => nl.stop());
+  const up = nl.proc.pid!;
+  const r = await api<{ instances: Instance[] }>(nl.url, 'POST', '/v1/instances', { instanceType: 'm5.large', volumes: [{ sizeGiB: 1 }], userData: 'echo first-boot' });
+  t.equal(r.status, 201, 'launched');
+  const id = r.body.instances[0]!.instanceId;
+  const stateOf = async (): Promise<{ name?: string; text: string }> => {
+    const d = await api<Instance>(nl.url, 'GET', `/v1/instances/${id}`);
+    return { name: d.body.state?.name, text: JSON.stringify(d.body) };
+  };
+  await until('running', async () => ((await stateOf()).name === 'running' ? true : undefined), 60_000);
+  const host = childPid(up, / host --card /);
+  const card = childPid(up, / card --listen /);
+  process.kill(host!, 'SIGKILL');
+  await until('host restarted', async () => (/host host-0 restarted \(attempt 1/.test(nl.output()) ? true : undefined), 60_000);
+  const stopped = await until('the instance stopped by reconciliation', async () => { const s = await stateOf(); return s.name === 'stopped' ? s : undefined; }, 60_000);
+  t.match(stopped.text, /not running on its host when the card reconnected/, 'stopped with the card\'s Server.InternalError reason');
+  t.equal(childPid(up, / card --listen /), card, 'the card was not restarted');
+  const s = await api(nl.url, 'POST', `/v1/instances/${id}/start`);
+  t.equal(s.status, 200, 'start accepted');
+  await until('running again on the new host', async () => ((await stateOf()).name === 'running' ? true : undefined), 60_000);
+  const text = await until('second boot', async () => {
+    const c = String((await api<string>(nl.url, 'GET', `/v1/instances/${id}/console`)).body ?? '');
+    return [...c.matchAll(/first-boot/g)].length >= 2 ? c : undefined;
+  }, 60_000);
+  t.ok(text, 'the guest booted again and ran its user data');
 });
