@@ -48,3 +48,19 @@ for (const notify of [true, false]) {
     t.equal((await k.exec('dd if=/dev/nvme0n1 of=/dev/null bs=4k count=64')).code, 0, 'reads work after the reset');
   });
 }
+
+t.test('a write failed with Internal Error (the card lost its block store for a moment) is retried, not surfaced', async (t) => {
+  const p = new TestPlatform();
+  const nvme = attachRealNvme(p, 3);
+  const k = await bootGuest(p, { nvme: { ioQueues: 2 } });
+  nvme.backend.failNext = { op: 'write', kind: 'unavailable' };
+  const r = await k.exec('dd if=/dev/urandom of=/dev/nvme0n1 bs=4k count=1 oflag=direct');
+  t.equal(r.code, 0, `dd completed: ${r.output}`);
+  t.equal(k.blocks.get('nvme0n1') !== undefined, true);
+  const ns = k.nvme.controllers[0]?.namespaces.get(1);
+  t.equal(ns?.stats.retries, 1, 'retried once');
+  t.equal(ns?.stats.errors, 0, 'no error reached the caller');
+  nvme.backend.failNext = { op: 'write', kind: 'range' };
+  t.equal((await k.exec('dd if=/dev/zero of=/dev/nvme0n1 bs=4k count=1')).code, 1, 'a DNR status (LBA Out of Range) is not retried');
+  t.equal(ns?.stats.retries, 1);
+});
