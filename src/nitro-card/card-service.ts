@@ -217,6 +217,8 @@ export class CardService implements CardApi {
 
   private persist(inst: CardInstance): void {
     const id = inst.req.instanceId;
+    // A terminated instance needs nothing rebuilt: its record goes, so the journal stays as large as the live set.
+    if (inst.state === 'terminated') { this.journal.remove(id); return; }
     const rec: InstanceRecord = {
       version: 1, req: inst.req, state: inst.state, stateReason: inst.stateReason, launchedAt: inst.launchedAt,
       transitions: inst.transitions, guestMemBytes: inst.guestMemBytes, assigned: inst.functions,

@@ -60,9 +60,11 @@ export class InstanceJournal {
     try { fsyncSync(dfd); } finally { closeSync(dfd); }
   }
 
-  /** Forget an instance (its launch failed before anything ran). */
+  /** Forget an instance (terminated, or its launch failed before anything ran), with its console checkpoint. */
   remove(instanceId: string): void {
-    if (ID.test(instanceId)) rmSync(join(this.dir, `${instanceId}.json`), { force: true });
+    if (!ID.test(instanceId)) return;
+    rmSync(join(this.dir, `${instanceId}.json`), { force: true });
+    rmSync(join(this.dir, `${instanceId}.console`), { force: true });
   }
 
   /** Every readable record; a record that does not parse is logged and skipped, never fatal. */
