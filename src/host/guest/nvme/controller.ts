@@ -386,9 +386,13 @@ export class NvmeController implements AdminPort, DriverInstance {
    *  waits for the device to come back (waitPresent), re-enables it and re-creates the queues. */
   linkChanged(up: boolean): void {
     if (up) { this.log('info', 'link up'); return; }
-    this.log('warn', 'link down (surprise removal); in-flight commands will be requeued after the reset');
-    if (this.resetting) this.cancelAll('reset'); // a re-initialisation in progress fails fast and waits again
-    else void this.reset('link down');
+    // Only a function that is really gone is reset (one the hypervisor emulates, legacy mode, is not on that link).
+    void this.readReg(R.CSTS).then((csts) => {
+      if (csts !== 0xffff_ffff) return;
+      this.log('warn', 'link down (surprise removal); in-flight commands will be requeued after the reset');
+      if (this.resetting) this.cancelAll('reset'); // a re-initialisation in progress fails fast and waits again
+      else void this.reset('link down');
+    }, () => {});
   }
 
   /** Wait while the device is gone (CSTS and its config space read all ones); once it is back, restore its PCI
