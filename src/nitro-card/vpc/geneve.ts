@@ -9,6 +9,9 @@ import {
 } from '../../devices/net-wire.ts';
 import { ethFrame, ipv4Packet, udpDatagram } from './frames.ts';
 
+/** SO_RCVBUF asked for on the underlay socket (bytes). */
+export const UNDERLAY_RCVBUF = 8 << 20;
+
 export type GeneveDropReason =
   | 'runt' | 'bad-version' | 'bad-option-length' | 'oam' | 'critical-option' | 'not-ethernet' | 'inner-runt';
 
@@ -89,7 +92,9 @@ export class GeneveUnderlay {
     let last: unknown;
     for (const t of tries) {
       try {
-        const sock = createSocket({ type: 'udp4' });
+        // A receive buffer for bursts: a peer card's tx batch arrives as back-to-back datagrams, and with the default
+        // (~208 KiB) the kernel dropped thousands a second (Udp RcvbufErrors). The kernel caps it at rmem_max.
+        const sock = createSocket({ type: 'udp4', recvBufferSize: UNDERLAY_RCVBUF });
         await new Promise<void>((resolve, reject) => {
           sock.once('error', reject);
           sock.bind(t.port, t.address, () => { sock.off('error', reject); resolve(); });
