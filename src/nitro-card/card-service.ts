@@ -10,11 +10,12 @@ import { CardError, type CardApi } from './mgmt-api.ts';
 import { CardInstance, type LaunchRequest } from './instances.ts';
 import { createEduFunction, createNvmeFunction, createVirtioNetFunction, type CardFunction, type FunctionFabric } from './functions.ts';
 import { VpcDataplane } from './vpc/dataplane.ts';
+import type { Eni } from './vpc/eni.ts';
 import type { CardMetrics } from './metrics.ts';
 import type { PciFunction } from '../devices/pcie/pci-function.ts';
 import type { NvmeController } from '../devices/nvme/index.ts';
 import type { DeviceContext } from '../devices/contract.ts';
-import { EbsVolumes, EBS_HOTPLUG_NN } from './ebs/volumes.ts';
+import { EbsVolumes, EBS_HOTPLUG_NN, exportUrlFor } from './ebs/volumes.ts';
 import { holdsCapacity, InstanceLifecycle, type StopOptions } from './lifecycle.ts';
 import { DEFAULT_SHUTDOWN_GRACE_MS } from '../host/guest-shutdown.ts';
 import { InstanceJournal, type InstanceRecord, type JournalFunction } from './instance-journal.ts';
@@ -24,6 +25,8 @@ import { ConsoleCheckpoints, reconcileInstances, restoreInstance } from './recov
 /** The management channel to the hypervisor (over the PCIe link). */
 export interface HypervisorChannel {
   request(req: MgmtRequest): Promise<MgmtReply>;
+  /** Legacy mode: post one frame to the hypervisor's virtio-net model of `fn` (NET_FRAME); false if the link is down. */
+  netFrame?(fn: number, frame: Uint8Array): boolean;
 }
 
 export interface CardServiceOptions {
@@ -54,6 +57,8 @@ export class CardService implements CardApi {
   private hypervisorReady: Promise<HypervisorChannel>;
   private resolveHypervisor!: (h: HypervisorChannel) => void;
   private nextFn = 1;
+  /** Legacy mode: the ENIs whose virtio-net model runs in the hypervisor, by function number (their NIC ports). */
+  private readonly legacyNics = new Map<number, Eni>();
   /** Instance records that survive a card crash (instance-journal.ts); restore() and reconcile() use them. */
   private readonly journal: InstanceJournal;
   private readonly consoleCheckpoints: ConsoleCheckpoints;
@@ -167,7 +172,7 @@ export class CardService implements CardApi {
         const fn = this.nextFn++;
         fns.push(this.opts.mode === 'legacy' ? await this.legacyNvme(fn, vol, log) : await this.nvmeFunction(req.instanceId, vol, fn, fns.length === 0, log));
       }
-      if (req.network) fns.push(this.createEni(req.instanceId, req.network, log));
+      if (req.network) fns.push(await this.createEni(req.instanceId, req.network, log));
       for (const _ of req.devices ?? []) fns.push(createEduFunction(this.fabric, { fn: this.nextFn++, log, metrics: this.opts.metrics }));
       this.journalled(inst); // journalled before the VM exists: a card that crashes from here on rebuilds it
       await this.lifecycle.bootVm(inst); // create-vm, assign-vf at slots 3…, iommu-map, start-vm
@@ -256,7 +261,7 @@ export class CardService implements CardApi {
     this.functions.set(rec.req.instanceId, fns);
     for (const jf of rec.fns) {
       if (jf.kind === 'virtio-net') {
-        if (rec.req.network) fns.push(this.createEni(rec.req.instanceId, rec.req.network, log, jf.fn));
+        if (rec.req.network) fns.push(await this.createEni(rec.req.instanceId, rec.req.network, log, jf.fn, false));
         continue;
       }
       if (jf.kind !== 'nvme-ebs') { log.warn({ event: 'restore-kind-unsupported', fn: jf.fn, kind: jf.kind }, `fn ${jf.fn} (${jf.kind}) is not re-created after a card restart`); continue; }
@@ -276,6 +281,7 @@ export class CardService implements CardApi {
   }
 
   /** Legacy mode (docs/ARCHITECTURE.md §10): the hypervisor creates and runs this volume's NVMe model, over the
+   *  volume's export on the block store (the same data the card would reach), or without a block store over the
    *  volume's file in this card's data dir; the card still numbers, assigns, maps and closes the function. */
   private async legacyNvme(fn: number, vol: LaunchRequest['volumes'][number], log: Logger, create = true): Promise<CardFunction> {
     const limits = vol as { iops?: number | undefined; throughputMiBps?: number | undefined };
@@ -284,17 +290,32 @@ export class CardService implements CardApi {
       op: 'create-device', fn, device: {
         kind: 'nvme', personality: 'ebs', volumeId: vol.volumeId, deviceName: vol.deviceName, sizeBytes: vol.sizeBytes,
         path: join(this.opts.dataDir, 'volumes', `${vol.volumeId}.img`),
+        ...(this.opts.blockstore !== undefined ? { url: exportUrlFor(this.opts.blockstore, vol.volumeId) } : {}),
         ...(limits.iops !== undefined ? { iops: limits.iops } : {}),
         ...(limits.throughputMiBps !== undefined ? { throughputMiBps: limits.throughputMiBps } : {}),
       },
     });
     log.info({ event: 'legacy-function', fn, volumeId: vol.volumeId }, `fn ${fn}: NVMe for ${vol.volumeId} emulated by the hypervisor (legacy mode)`);
+    return this.hypervisorOwned(fn, 'nvme-ebs', vol.volumeId);
+  }
+
+  /** The card's record of a function whose model the hypervisor runs (legacy mode): no PCI function here — the
+   *  hypervisor resets it when the VM goes down — and closing it asks the hypervisor to destroy the model. */
+  private hypervisorOwned(fn: number, kind: CardFunction['kind'], volumeId?: string, onClose: () => void = () => {}): CardFunction {
     return {
-      fn, kind: 'nvme-ebs', volumeId: vol.volumeId,
-      // No PCI function on the card: the hypervisor owns the model and resets it when the VM goes down.
+      fn, kind, ...(volumeId !== undefined ? { volumeId } : {}),
       pci: { reset() {} } as unknown as PciFunction,
-      close: async () => { await this.command({ op: 'destroy-device', fn }).catch(() => {}); },
+      close: async () => { onClose(); await this.command({ op: 'destroy-device', fn }).catch(() => {}); },
     };
+  }
+
+  /** Legacy mode: a NET_FRAME from the hypervisor's virtio-net model of `fn` enters the VPC data plane from its ENI,
+   *  exactly as a frame from the card's own virtio-net function would. False: `fn` is no legacy NIC. */
+  netFromHost(fn: number, frame: Uint8Array): boolean {
+    const eni = this.legacyNics.get(fn);
+    if (eni === undefined) return false;
+    this.vpc.fromGuest(eni, frame.slice()); // the link reuses its receive buffer
+    return true;
   }
 
   /** Telemetry (telemetry.ts): the hypervisor's stats reply, and the NVMe controllers running on this card. */
@@ -306,10 +327,24 @@ export class CardService implements CardApi {
     return [...this.functions.values()].flat().flatMap((f) => ('nvme' in f ? [(f as { nvme: NvmeController }).nvme] : []));
   }
 
-  /** The ENI on the data plane and its virtio-net function (placed after the NVMe functions). */
-  private createEni(instanceId: string, network: NonNullable<LaunchRequest['network']>, log: Logger, fn = this.nextFn++): CardFunction {
+  /** The ENI on the data plane and its virtio-net function (placed after the NVMe functions). In legacy mode the
+   *  hypervisor runs the virtio-net model and its frames cross the link as NET_FRAME (`create` = false after a card
+   *  restart: the hypervisor still runs it). */
+  private async createEni(instanceId: string, network: NonNullable<LaunchRequest['network']>, log: Logger, fn = this.nextFn++, create = true): Promise<CardFunction> {
     let deliver: (frame: Uint8Array) => void = () => {};
     const eni = this.vpc.addEni({ ...network, instanceId }, (frame) => deliver(frame));
+    if (this.opts.mode === 'legacy') {
+      try {
+        if (create) await this.command({ op: 'create-device', fn, device: { kind: 'virtio-net', eniId: network.eniId, mac: network.macAddress } });
+      } catch (e) {
+        this.vpc.removeEni(network.eniId);
+        throw e;
+      }
+      this.legacyNics.set(fn, eni);
+      deliver = (frame) => { if (this.hypervisor?.netFrame?.(fn, frame) !== true) this.opts.metrics.inc('legacy.net.frames_dropped'); };
+      log.info({ event: 'legacy-function', fn, eniId: network.eniId }, `fn ${fn}: virtio-net for ${network.eniId} emulated by the hypervisor (legacy mode)`);
+      return this.hypervisorOwned(fn, 'virtio-net', undefined, () => { this.legacyNics.delete(fn); this.vpc.removeEni(network.eniId); });
+    }
     try {
       const f = createVirtioNetFunction(this.fabric, {
         fn, eniId: network.eniId, mac: network.macAddress, log, metrics: this.opts.metrics,

@@ -108,8 +108,12 @@ export async function startCard(o: StartCardOptions): Promise<RunningCard> {
       cardPublicKey: identity.publicKey, signingKey: identity.privateKey, hostId: o.hostId,
     });
   }
+  let hypervisorPeer: LinkPeer | undefined;
+  // Legacy mode's NIC ports: frames only from the hypervisor's own connection.
+  port.onNetFrame = (fn, frame, peer) => peer === hypervisorPeer && card.netFromHost(fn, frame);
   port.onMgmtEvent = (ev, peer) => {
     if (ev.event === 'hello') {
+      hypervisorPeer = peer;
       o.log.info({ event: 'hypervisor-connected', pcpus: ev.pcpus }, `hypervisor connected (${ev.pcpus} pCPUs)`);
       card.setHypervisor(port.mgmtChannel(peer, 30_000));
       if (ev.vms !== undefined) card.reconcile(ev.vms); // after a card or host restart (recovery.ts)
