@@ -1,16 +1,15 @@
-// Benchmark: the `nitrolab compare` table at three I/O load levels, each beside one cpu-bench instance, legacy then
-// offload. light and heavy are paced with fio's rate_iops so both modes do the same work (light: 1 instance at
-// 200 IOPS; heavy: 3 instances at 250 IOPS each); saturated is 1 unpaced instance, where each mode runs as fast as it
-// can and the per-I/O row is the fair figure. Writes bench/results/compare-<level>.json and .md, so
+// Benchmark: the `nitrolab compare` table at the load levels of bench/compute.ts (light and heavy: paced fio beside a
+// cpu-bench guest; io-only: unpaced fio alone, capped by the volume's gp3 limit in both modes) plus saturated (unpaced
+// fio beside cpu-bench, where each mode runs as fast as it can and the per-I/O row is the fair figure). Writes bench/results/compare-<level>.json and .md, so
 // docs/reclaimed-compute.md can plot reclaimed cores against load.
-//   node --import tsx bench/compare.ts [--quick] [--levels light,heavy,saturated]
+//   node --import tsx bench/compare.ts [--quick] [--levels light,heavy,io-only,saturated]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { compare, toMarkdown, type CompareOptions } from '../src/cli/compare.ts';
 import { COMPUTE_LEVELS } from './compute.ts';
 
 const quick = process.argv.includes('--quick');
 const levelsArg = process.argv[process.argv.indexOf('--levels') + 1];
-const LEVELS: Record<string, Partial<CompareOptions>> = { ...COMPUTE_LEVELS, saturated: { ioInstances: 1, rateIops: 0 } };
+const LEVELS: Record<string, Partial<CompareOptions>> = { ...COMPUTE_LEVELS, saturated: { ioInstances: 1, rateIops: 0, cpuBench: true } };
 const wanted = process.argv.includes('--levels') && levelsArg ? levelsArg.split(',') : Object.keys(LEVELS);
 const out = new URL('./results/', import.meta.url);
 mkdirSync(out, { recursive: true });
