@@ -35,6 +35,8 @@ export interface CardInfo {
   usage: { vcpus: number; memMiB: number; instances: number };
   hypervisorConnected?: boolean;
   instancesByState?: Record<string, number>;
+  /** This boot of the card: its number (> 1 after a restart), when, and the instance records it restored. */
+  boot?: { count: number; at: string; restoredInstances: number };
 }
 
 export interface CardLaunchRequest {
@@ -140,7 +142,13 @@ export function parseCardInfo(v: unknown): CardInfo {
     usage: { vcpus: num(use, 'vcpus'), memMiB: num(use, 'memMiB'), instances: num(use, 'instances') },
     ...(typeof o['hypervisorConnected'] === 'boolean' ? { hypervisorConnected: o['hypervisorConnected'] } : {}),
     ...(isCountMap(o['instancesByState']) ? { instancesByState: o['instancesByState'] } : {}),
+    ...(typeof o['boot'] === 'object' && o['boot'] !== null ? { boot: parseBoot(o['boot']) } : {}),
   };
+}
+
+function parseBoot(v: unknown): { count: number; at: string; restoredInstances: number } {
+  const b = obj(v, 'boot');
+  return { count: num(b, 'count'), at: str(b, 'at'), restoredInstances: typeof b['restoredInstances'] === 'number' ? b['restoredInstances'] : 0 };
 }
 
 function isCountMap(v: unknown): v is Record<string, number> {

@@ -130,6 +130,11 @@ export const HostSchema = Type.Object({
       { description: 'Held by pending, running, stopping and shutting-down instances; stopped ones hold no capacity' }),
     hypervisorConnected: Type.Optional(Type.Boolean()),
     instancesByState: Type.Optional(Type.Record(Type.String(), Type.Number())),
+    boot: Type.Optional(Type.Object({
+      count: Type.Integer({ description: 'Boots of this card since its data dir was made: above 1 after a restart' }),
+      at: Type.String({ description: 'When this boot started' }),
+      restoredInstances: Type.Integer({ description: 'Instance records this boot restored from the card\'s journal (a crash)' }),
+    })),
   })),
 });
 

@@ -40,6 +40,8 @@ export interface CardServiceOptions {
   /** Guest RAM the emulator actually allocates per instance (instance-type memory is scaled down to this). */
   guestMemBytes: number;
   firmware: { version: string; sha256: string; name?: string; signer?: string };
+  /** This boot of the card (start.ts): its number since the data dir was made, and when it started. */
+  boot?: CardBoot;
   log: Logger;
   metrics: CardMetrics;
   /** Block store base URL for EBS volumes (`nbd://host:port`); absent = sparse files in the data dir. */
@@ -49,6 +51,8 @@ export interface CardServiceOptions {
 }
 
 const FIRST_SLOT = 3;
+
+export interface CardBoot { count: number; at: string }
 
 export class CardService implements CardApi {
   private readonly instances = new Map<string, CardInstance>();
@@ -129,6 +133,9 @@ export class CardService implements CardApi {
         instances: live.length,
       },
       hypervisorConnected: this.hypervisor !== undefined,
+      // Boot number and time, and how many instance records the journal gave back (> 0 after a crash): the control
+      // plane and the panel show card restarts with these.
+      ...(this.opts.boot ? { boot: { ...this.opts.boot, restoredInstances: this.restoredInstances } } : {}),
       unknownVms: this.unknownVms,
       instancesByState: Object.fromEntries(['pending', 'running', 'stopping', 'stopped', 'shutting-down', 'terminated']
         .map((s) => [s, [...this.instances.values()].filter((i) => i.state === s).length])),
@@ -239,6 +246,8 @@ export class CardService implements CardApi {
 
   /** At start, before the link is served: rebuild every journalled instance and its functions (same numbers, the
    *  NVMe controllers in reset state, the volumes' block-store connections reopened). */
+  private restoredInstances = 0;
+
   async restore(): Promise<number> {
     let n = 0;
     for (const rec of this.journal.loadAll()) {
@@ -253,6 +262,7 @@ export class CardService implements CardApi {
       inst.onChange = (i) => this.persist(i);
       n++;
     }
+    this.restoredInstances = n;
     return n;
   }
 

@@ -1,7 +1,7 @@
 // Card start-up, the same for a card process (socket link) and an embedded card worker (shm link): the security chip
 // verifies and measures the firmware (refusing to boot otherwise), then the card serves its PCIe link and its
 // authenticated management API.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../common/log.ts';
 import { CardPort } from '../devices/pcie/link/card-port.ts';
@@ -10,7 +10,7 @@ import { DEFAULT_FIRMWARE_DIR, DEV_ROOT_PUBLIC_KEY, FirmwareError } from './boot
 import { resolveBootFirmware } from './boot/update.ts';
 import { verifyAndMeasure, type BootMeasurement } from './boot/security-chip.ts';
 import { createAttestation } from './boot/attestation.ts';
-import { CardService } from './card-service.ts';
+import { CardService, type CardBoot } from './card-service.ts';
 import { accountedFabric, CardTelemetry } from './telemetry.ts';
 export { cardLinkAccount } from './telemetry.ts';
 import { metricsMgmtRoutes } from './metrics-routes.ts';
@@ -96,6 +96,7 @@ export async function startCard(o: StartCardOptions): Promise<RunningCard> {
     guestMemBytes: o.guestMemBytes,
     blockstore: o.blockstore,
     firmware: { version: boot.firmware.version, sha256: boot.firmware.sha256, name: boot.firmware.name, signer: boot.firmware.signer },
+    boot: countBoot(o.dataDir),
     ...(o.shutdownGraceMs !== undefined ? { shutdownGraceMs: o.shutdownGraceMs } : {}),
     log: o.log.child({ component: 'card' }),
     metrics,
@@ -160,4 +161,15 @@ export async function startCard(o: StartCardOptions): Promise<RunningCard> {
       port.close();
     },
   };
+}
+
+/** This card's boot number since its data dir was made (kept in <data-dir>/boots.json) and the time: a restart shows
+ *  as a higher count in GET /mgmt/v1/card, GET /v1/hosts and the panel. */
+function countBoot(dataDir: string): CardBoot {
+  const file = join(dataDir, 'boots.json');
+  let count = 0;
+  try { count = Number((JSON.parse(readFileSync(file, 'utf8')) as { count?: unknown }).count) || 0; } catch { count = 0; }
+  const boot = { count: count + 1, at: new Date().toISOString() };
+  writeFileSync(file, JSON.stringify(boot) + '\n');
+  return boot;
 }

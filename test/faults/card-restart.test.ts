@@ -44,10 +44,11 @@ t.test('kill -9 of the card during guest I/O: only the card restarts, the instan
   t.notMatch(nl.output(), /host host-0 died/, 'the host did not exit');
 
   const hosts = await until('control plane reaches the restarted card', async () => {
-    const h = await api<{ hosts: { hostId: string; reachable: boolean }[] }>(nl.url, 'GET', '/v1/hosts');
+    const h = await api<{ hosts: { hostId: string; reachable: boolean; card?: { boot?: { count: number; restoredInstances: number } } }[] }>(nl.url, 'GET', '/v1/hosts');
     return h.body.hosts?.[0]?.reachable ? h.body.hosts : undefined;
   }, 30_000);
   t.equal(hosts[0]?.hostId, 'host-0', 'same host, same management endpoint and token');
+  t.match(hosts[0]?.card?.boot, { count: 2, restoredInstances: 1 }, 'GET /v1/hosts (and so the panel) shows the card\'s second boot and the instance it restored');
   const inst = await api<Instance>(nl.url, 'GET', `/v1/instances/${busy.instanceId}`);
   t.equal(inst.body.state?.name, 'running', 'the instance is still running after the card restart');
 

@@ -22,7 +22,10 @@ export interface HostSummary {
   hostId: string;
   reachable: boolean;
   error?: string;
-  card?: { mode: HostMode; link: string; capacity: { vcpus: number; memMiB: number }; usage: { vcpus: number; memMiB: number; instances: number } };
+  card?: {
+    mode: HostMode; link: string; capacity: { vcpus: number; memMiB: number }; usage: { vcpus: number; memMiB: number; instances: number };
+    boot?: { count: number; at: string; restoredInstances: number };
+  };
 }
 
 /** A read that may not be there yet: `missing` is a 404 (route not built, or nothing to show), `error` anything else. */

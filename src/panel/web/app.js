@@ -109,8 +109,18 @@ function updateHosts(list) {
   sel.value = state.hostId ?? '';
   const cur = list.find((x) => x.hostId === state.hostId);
   $('host-facts').textContent = cur?.card
-    ? `${cur.card.usage.instances} instances · ${cur.card.usage.vcpus} of ${cur.card.capacity.vcpus} vCPUs in use`
+    ? `${cur.card.usage.instances} instances · ${cur.card.usage.vcpus} of ${cur.card.capacity.vcpus} vCPUs in use${bootFact(cur.card.boot)}`
     : cur && !cur.reachable ? `card not answering${cur.error ? `: ${cur.error}` : ''}` : '';
+  $('host-facts').dataset.cardBoots = String(cur?.card?.boot?.count ?? '');
+}
+
+/** A card restart (nitrolab up restarts a dead card): its boot count is above 1, with the time and what it restored. */
+function bootFact(boot) {
+  if (!boot) return '';
+  const at = new Date(boot.at).toLocaleTimeString();
+  if (boot.count <= 1) return ` · card up since ${at}`;
+  const restored = boot.restoredInstances > 0 ? `, ${boot.restoredInstances} instance record(s) restored` : '';
+  return ` · card restarted at ${at} (boot ${boot.count}${restored})`;
 }
 
 function onSnapshot(s) {

@@ -42,6 +42,8 @@ export class StandInCard {
   readonly bootImmediately: boolean;
   readonly mode: 'offload' | 'legacy';
   readonly instances = new Map<string, StandInInstance>();
+  /** What GET /mgmt/v1/card reports as this boot (absent = an older card that reports none); set it to "restart". */
+  cardBoot: { count: number; at: string; restoredInstances: number } | undefined;
   /** Every request seen, as "METHOD path". */
   readonly requests: string[] = [];
   readonly #faults = new Map<string, Array<{ fault: Fault; skip: number }>>();
@@ -137,7 +139,7 @@ export class StandInCard {
     const p = url.pathname;
     if (method === 'GET' && p === '/mgmt/v1/card') {
       return [200, { hostId: this.hostId, mode: this.mode, link: 'socket', firmware: { version: '0.0.0-stand-in', sha256: '0'.repeat(64) },
-        capacity: this.capacity, usage: this.usage() }];
+        capacity: this.capacity, usage: this.usage(), ...(this.cardBoot ? { boot: this.cardBoot } : {}) }];
     }
     if (method === 'POST' && p === '/mgmt/v1/instances') {
       const id = String(body['instanceId']);
