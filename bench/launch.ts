@@ -19,9 +19,10 @@ export const API_KEY = `bench-${randomBytes(12).toString('hex')}`;
 
 export interface Up { url: string; proc: ChildProcess; dataDir: string; stop(): Promise<void> }
 
-export async function startUp(args: string[]): Promise<Up> {
+/** `nodeArgs`: node flags for the `up` process itself (bench/profile-launch.ts passes `--cpu-prof`). */
+export async function startUp(args: string[], nodeArgs: string[] = []): Promise<Up> {
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-up-'));
-  const proc = spawn(process.execPath, [BIN, 'up', '--port', '0', '--data-dir', dataDir, '--guest-mem-mib', String(GUEST_MEM_MIB), ...args], {
+  const proc = spawn(process.execPath, [...nodeArgs, BIN, 'up', '--port', '0', '--data-dir', dataDir, '--guest-mem-mib', String(GUEST_MEM_MIB), ...args], {
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: { ...process.env, NITROLAB_LOG_LEVEL: 'warn', NITROLAB_API_KEY: API_KEY },
   });
   let err = '';

@@ -6,25 +6,8 @@ import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startUp } from './launch.ts';
 import { consoleText, launch, waitFor } from './net.ts';
-import type { CpuProfile } from './lib/profile.ts';
+import { windowSelf, type CpuProfile } from './lib/profile.ts';
 
-/** Self time per function over the samples taken in [fromUs, toUs] (CLOCK_MONOTONIC µs, as the profiles are). */
-function windowSelf(p: CpuProfile, fromUs: number, toUs: number, n: number): { fn: string; share: number }[] {
-  const byId = new Map(p.nodes.map((x) => [x.id, x]));
-  const by = new Map<string, number>();
-  let t = p.startTime;
-  let total = 0;
-  (p.samples ?? []).forEach((id, i) => {
-    t += p.timeDeltas?.[i] ?? 0;
-    if (t < fromUs || t > toUs) return;
-    const cf = byId.get(id)?.callFrame;
-    const file = (cf?.url ?? '').replace(/^.*\/(src|bench|node_modules)\//u, '$1/');
-    const key = `${cf?.functionName || '(anonymous)'} ${file}${file ? `:${(cf?.lineNumber ?? 0) + 1}` : ''}`;
-    by.set(key, (by.get(key) ?? 0) + 1);
-    total++;
-  });
-  return [...by].sort((a, b) => b[1] - a[1]).slice(0, n).map(([fn, h]) => ({ fn, share: h / Math.max(1, total) }));
-}
 const nowUs = (): number => Number(process.hrtime.bigint() / 1000n);
 
 const size = Number(process.argv[2] ?? 1472);
