@@ -18,7 +18,9 @@ export async function mergeResults(path: string, meta: BenchMeta, records: Bench
   }
   const key = (r: BenchRecord): string => `${r.name}\u0000${r.transport}`;
   const fresh = new Set(records.map(key));
-  const kept = old.records.filter((r) => !fresh.has(key(r)));
+  // A suite that ran now also retires its old placeholders (value null, "not measured yet") under other names.
+  const retired = (r: BenchRecord): boolean => r.value === null && suites.some((s) => r.name.startsWith(`${s}.`));
+  const kept = old.records.filter((r) => !fresh.has(key(r)) && !retired(r));
   const merged = [...(old.meta.merged ?? []), { suites, generatedAt: meta.generatedAt, quick: meta.quick, loadavg1: { min: meta.loadavg1.min, max: meta.loadavg1.max } }];
   return { meta: { ...old.meta, merged }, records: [...kept, ...records] };
 }
