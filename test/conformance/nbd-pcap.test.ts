@@ -8,6 +8,7 @@ import { startBlockStore } from '../../src/blockstore/server.ts';
 import { socketConnector } from '../../src/conformance/connect.ts';
 import { failedIds, runCaptured, tmpDir } from './helpers.ts';
 import { startBrokenCard } from './fixtures/broken-card.ts';
+import { skipUnlessTool, startNbdkit } from '../blockstore/helpers.ts';
 
 async function card(t: Test) {
   const sock = path.join(tmpDir(t), 'card.sock');
@@ -40,6 +41,19 @@ t.test('a server that hangs up on an unknown option fails NBD-HS-002', async (t)
   const r = await runCaptured({ connector: await card(t), timeoutMs: 1000, only: ['NBD-HS-001', 'NBD-HS-002'], nbdUrl: `nbd://127.0.0.1:${port}/x` });
   t.same(failedIds(r), ['NBD-HS-002']);
   t.equal(r.exitCode, 1);
+});
+
+// NBD-TX's fault: a server that acknowledges every WRITE and keeps nothing (nbdkit's null plugin reads zeros) — the
+// lost write a block store must never commit. nbdkit's memory plugin, which keeps data, passes the same cases.
+t.test('a server that loses acknowledged writes fails NBD-TX-001; one that keeps them passes', { skip: skipUnlessTool('nbdkit') }, async (t) => {
+  const connector = await card(t);
+  const lossy = await startNbdkit(t, ['null', 'size=1M']);
+  const bad = await runCaptured({ connector, timeoutMs: 3000, only: ['NBD-TX'], nbdUrl: lossy.url });
+  t.same(failedIds(bad), ['NBD-TX-001'], 'the lost write is caught, and only that');
+  t.equal(bad.exitCode, 1, 'a mandatory failure');
+  const keeps = await startNbdkit(t, ['memory', '1M']);
+  const good = await runCaptured({ connector, timeoutMs: 3000, only: ['NBD-TX'], nbdUrl: keeps.url });
+  t.same(failedIds(good), [], 'nbdkit memory passes NBD-TX');
 });
 
 function pcap(records: Buffer[], magic = 0xa1b2c3d4): Buffer {
