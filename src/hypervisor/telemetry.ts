@@ -31,6 +31,8 @@ export interface HostTelemetry {
   /** Legacy mode: the I/O of the device models running here, and their sampled traces. */
   io: IoTotals | undefined;
   traces: Transaction[];
+  /** Legacy mode: NET_FRAMEs of the hypervisor's virtio-net models to and from the card, and those dropped. */
+  legacyFrames?: { out: number; in: number; dropped: number };
 }
 
 interface PcpuStats { cpu?: LedgerSnapshot; trap?: { exits: number; injections: number }; msi?: number }
@@ -67,6 +69,7 @@ export function hostTelemetry(o: { mode: 'offload' | 'legacy'; legacy: LegacyDev
         interrupts: msi + trap.injections,
         io: o.legacy?.ioTotals(),
         traces: o.legacy?.tracer.transactions() ?? [],
+        ...(o.legacy ? { legacyFrames: { out: o.legacy.counters.framesOut, in: o.legacy.counters.framesIn, dropped: o.legacy.counters.framesDropped } } : {}),
       },
     };
   };
