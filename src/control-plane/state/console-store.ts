@@ -1,5 +1,5 @@
 // Cached console output per instance: what the card has sent so far and the offset to ask it for next.
-import type { Db } from './db.ts';
+import { prepared, type Db } from './db.ts';
 
 /** Keep at most this much console text per instance (the tail); EC2's GetConsoleOutput keeps the last 64 KB. */
 export const CONSOLE_CACHE_MAX_CHARS = 256 * 1024;
@@ -20,7 +20,7 @@ export class ConsoleStore {
   }
 
   get(instanceId: string): ConsoleCacheEntry {
-    const row = this.#db.prepare('SELECT data, next_offset, fetched_at FROM console_cache WHERE instance_id = ?').get(instanceId) as
+    const row = prepared(this.#db, 'SELECT data, next_offset, fetched_at FROM console_cache WHERE instance_id = ?').get(instanceId) as
       { data: string; next_offset: number; fetched_at: string } | undefined;
     return row ? { data: row.data, nextOffset: row.next_offset, fetchedAt: row.fetched_at } : { data: '', nextOffset: 0, fetchedAt: '' };
   }
@@ -33,7 +33,7 @@ export class ConsoleStore {
       if (cur.nextOffset !== fromOffset) return;
       let text = cur.data + data;
       if (text.length > this.#maxChars) text = text.slice(text.length - this.#maxChars);
-      this.#db.prepare(`INSERT INTO console_cache (instance_id, data, next_offset, fetched_at) VALUES (?, ?, ?, ?)
+      prepared(this.#db, `INSERT INTO console_cache (instance_id, data, next_offset, fetched_at) VALUES (?, ?, ?, ?)
         ON CONFLICT(instance_id) DO UPDATE SET data = excluded.data, next_offset = excluded.next_offset, fetched_at = excluded.fetched_at`)
         .run(instanceId, text, nextOffset, at);
     })();

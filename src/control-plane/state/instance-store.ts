@@ -1,5 +1,5 @@
 // Instances, their volumes and their state history, persisted in SQLite. Every write is one transaction.
-import type { Db } from './db.ts';
+import { prepared, type Db } from './db.ts';
 import { instanceState, isFinalState, INSTANCE_STATE_CODES } from '../instance-state.ts';
 import type { InstanceState, InstanceStateName } from '../instance-state.ts';
 import { parseStoredMetadataOptions, type MetadataOptions } from '../metadata-options.ts';
@@ -80,20 +80,20 @@ export class InstanceStore {
   /** Record a batch of launches as `pending`, all or none. */
   insertPending(batch: readonly NewInstance[]): void {
     const at = this.#now();
-    const seq = this.#db.prepare('SELECT COALESCE(MAX(seq), 0) AS s FROM instances');
-    const ins = this.#db.prepare(`INSERT INTO instances
+    const seq = prepared(this.#db, 'SELECT COALESCE(MAX(seq), 0) AS s FROM instances');
+    const ins = prepared(this.#db, `INSERT INTO instances
       (id, seq, instance_type, host_id, vcpus, mem_mib, state_name, state_code, state_reason, launch_time, user_data)
       VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, NULL, ?, ?)`);
-    const tr = this.#db.prepare(`INSERT INTO instance_transitions (instance_id, seq, state_name, state_code, reason, at)
+    const tr = prepared(this.#db, `INSERT INTO instance_transitions (instance_id, seq, state_name, state_code, reason, at)
       VALUES (?, 1, 'pending', 0, NULL, ?)`);
-    const vol = this.#db.prepare(`INSERT INTO volumes (id, instance_id, size_gib, device_name, delete_on_termination, state, created_at)
+    const vol = prepared(this.#db, `INSERT INTO volumes (id, instance_id, size_gib, device_name, delete_on_termination, state, created_at)
       VALUES (?, ?, ?, ?, ?, 'in-use', ?)`);
     this.#db.transaction(() => {
       for (const n of batch) {
         const next = (seq.get() as { s: number }).s + 1;
         ins.run(n.instanceId, next, n.instanceType, n.hostId, n.vcpus, n.memMiB, at, n.userData);
         if (n.metadataOptions) this.setMetadataOptions(n.instanceId, n.metadataOptions); // a separate statement: the column is from migration 3
-        if (n.devices?.length) this.#db.prepare('UPDATE instances SET devices = ? WHERE id = ?').run(JSON.stringify(n.devices), n.instanceId);
+        if (n.devices?.length) prepared(this.#db, 'UPDATE instances SET devices = ? WHERE id = ?').run(JSON.stringify(n.devices), n.instanceId);
         tr.run(n.instanceId, at);
         for (const v of n.volumes) vol.run(v.volumeId, n.instanceId, v.sizeGiB, v.deviceName, v.deleteOnTermination ? 1 : 0, at);
       }
@@ -102,20 +102,20 @@ export class InstanceStore {
 
   /** Forget launches that never happened (the card refused them): rows, volumes and history go. */
   rollback(instanceIds: readonly string[]): void {
-    const del = this.#db.prepare('DELETE FROM instances WHERE id = ?');
+    const del = prepared(this.#db, 'DELETE FROM instances WHERE id = ?');
     this.#db.transaction(() => { for (const id of instanceIds) del.run(id); })();
   }
 
   get(instanceId: string): InstanceRecord | undefined {
-    const row = this.#db.prepare('SELECT * FROM instances WHERE id = ?').get(instanceId) as InstanceRow | undefined;
+    const row = prepared(this.#db, 'SELECT * FROM instances WHERE id = ?').get(instanceId) as InstanceRow | undefined;
     return row && this.#hydrate(row);
   }
 
   /** All instances in launch order, optionally only those in the given states. */
   list(states?: readonly InstanceStateName[]): InstanceRecord[] {
     const rows = (states && states.length > 0
-      ? this.#db.prepare(`SELECT * FROM instances WHERE state_name IN (${states.map(() => '?').join(',')}) ORDER BY seq`).all(...states)
-      : this.#db.prepare('SELECT * FROM instances ORDER BY seq').all()) as InstanceRow[];
+      ? prepared(this.#db, `SELECT * FROM instances WHERE state_name IN (${states.map(() => '?').join(',')}) ORDER BY seq`).all(...states)
+      : prepared(this.#db, 'SELECT * FROM instances ORDER BY seq').all()) as InstanceRow[];
     return rows.map((r) => this.#hydrate(r));
   }
 
@@ -127,22 +127,22 @@ export class InstanceStore {
     const now = this.#now();
     const at = when ?? now;
     this.#db.transaction(() => {
-      const row = this.#db.prepare('SELECT state_name, state_reason FROM instances WHERE id = ?').get(instanceId) as
+      const row = prepared(this.#db, 'SELECT state_name, state_reason FROM instances WHERE id = ?').get(instanceId) as
         { state_name: InstanceStateName; state_reason: string | null } | undefined;
       if (!row) throw new Error(`transition of unknown instance ${instanceId}`);
-      if (confirmedByCard) this.#db.prepare('UPDATE instances SET refreshed_at = ? WHERE id = ?').run(now, instanceId);
+      if (confirmedByCard) prepared(this.#db, 'UPDATE instances SET refreshed_at = ? WHERE id = ?').run(now, instanceId);
       if (row.state_name === name && row.state_reason === reason) return;
       if (isFinalState(row.state_name)) throw new Error(`instance ${instanceId} is terminated; cannot move to ${name}`);
       const code = INSTANCE_STATE_CODES[name];
-      this.#db.prepare('UPDATE instances SET state_name = ?, state_code = ?, state_reason = ? WHERE id = ?')
+      prepared(this.#db, 'UPDATE instances SET state_name = ?, state_code = ?, state_reason = ? WHERE id = ?')
         .run(name, code, reason, instanceId);
       if (row.state_name !== name) {
-        this.#db.prepare(`INSERT INTO instance_transitions (instance_id, seq, state_name, state_code, reason, at)
+        prepared(this.#db, `INSERT INTO instance_transitions (instance_id, seq, state_name, state_code, reason, at)
           SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ? FROM instance_transitions WHERE instance_id = ?`)
           .run(instanceId, name, code, reason, at, instanceId);
       }
       if (name === 'terminated') {
-        this.#db.prepare(`UPDATE volumes SET state = CASE delete_on_termination WHEN 1 THEN 'deleted' ELSE 'available' END
+        prepared(this.#db, `UPDATE volumes SET state = CASE delete_on_termination WHEN 1 THEN 'deleted' ELSE 'available' END
           WHERE instance_id = ?`).run(instanceId);
       }
     })();
@@ -153,24 +153,24 @@ export class InstanceStore {
 
   /** ModifyInstanceMetadataOptions: store what the card now enforces. */
   setMetadataOptions(instanceId: string, options: MetadataOptions): void {
-    this.#db.prepare('UPDATE instances SET metadata_options = ? WHERE id = ?').run(JSON.stringify(options), instanceId);
+    prepared(this.#db, 'UPDATE instances SET metadata_options = ? WHERE id = ?').run(JSON.stringify(options), instanceId);
   }
 
   /** Note that the card confirmed the stored state just now. */
   markRefreshed(instanceId: string): void {
-    this.#db.prepare('UPDATE instances SET refreshed_at = ? WHERE id = ?').run(this.#now(), instanceId);
+    prepared(this.#db, 'UPDATE instances SET refreshed_at = ? WHERE id = ?').run(this.#now(), instanceId);
   }
 
   /** How many instances are in each state. */
   countByState(): Partial<Record<InstanceStateName, number>> {
-    const rows = this.#db.prepare('SELECT state_name, COUNT(*) AS n FROM instances GROUP BY state_name').all() as
+    const rows = prepared(this.#db, 'SELECT state_name, COUNT(*) AS n FROM instances GROUP BY state_name').all() as
       Array<{ state_name: InstanceStateName; n: number }>;
     return Object.fromEntries(rows.map((r) => [r.state_name, r.n]));
   }
 
   #hydrate(row: InstanceRow): InstanceRecord {
-    const vols = this.#db.prepare('SELECT * FROM volumes WHERE instance_id = ? ORDER BY device_name').all(row.id) as VolumeRow[];
-    const trs = this.#db.prepare('SELECT state_name, state_code, reason, at FROM instance_transitions WHERE instance_id = ? ORDER BY seq')
+    const vols = prepared(this.#db, 'SELECT * FROM volumes WHERE instance_id = ? ORDER BY device_name').all(row.id) as VolumeRow[];
+    const trs = prepared(this.#db, 'SELECT state_name, state_code, reason, at FROM instance_transitions WHERE instance_id = ? ORDER BY seq')
       .all(row.id) as TransitionRow[];
     return {
       instanceId: row.id,

@@ -1,7 +1,7 @@
 // EBS volumes and snapshots as resources, in the control plane's SQLite store (migration 2 in db.ts). A volume row is
 // the same row InstanceStore shows under an instance while attached: `instance_id` is the instance it is (or was last,
 // when terminated) attached to, NULL once detached. Every write is one statement or one transaction.
-import type { Db } from './db.ts';
+import { prepared, type Db } from './db.ts';
 import type { VolumeType } from '../volume-types.ts';
 
 /** EC2 volume states. */
@@ -82,14 +82,14 @@ export class VolumeStore {
   }
 
   insert(v: { volumeId: string; sizeGiB: number; volumeType: VolumeType; iops: number; throughput: number; snapshotId: string | null }): VolumeResource {
-    this.#db.prepare(`INSERT INTO volumes (id, instance_id, size_gib, device_name, delete_on_termination, state, created_at,
+    prepared(this.#db, `INSERT INTO volumes (id, instance_id, size_gib, device_name, delete_on_termination, state, created_at,
         volume_type, iops, throughput, snapshot_id) VALUES (?, NULL, ?, NULL, 0, 'creating', ?, ?, ?, ?, ?)`)
       .run(v.volumeId, v.sizeGiB, this.#now(), v.volumeType, v.iops, v.throughput, v.snapshotId);
     return this.mustGet(v.volumeId);
   }
 
   get(volumeId: string): VolumeResource | undefined {
-    const r = this.#db.prepare('SELECT * FROM volumes WHERE id = ?').get(volumeId) as VolumeRow | undefined;
+    const r = prepared(this.#db, 'SELECT * FROM volumes WHERE id = ?').get(volumeId) as VolumeRow | undefined;
     return r && toVolume(r);
   }
 
@@ -102,25 +102,25 @@ export class VolumeStore {
   /** Every volume not deleted (or only the given states), oldest first. */
   list(states?: readonly VolumeStateName[]): VolumeResource[] {
     const rows = (states && states.length > 0
-      ? this.#db.prepare(`SELECT * FROM volumes WHERE state IN (${states.map(() => '?').join(',')}) ORDER BY created_at, id`).all(...states)
-      : this.#db.prepare("SELECT * FROM volumes WHERE state != 'deleted' ORDER BY created_at, id").all()) as VolumeRow[];
+      ? prepared(this.#db, `SELECT * FROM volumes WHERE state IN (${states.map(() => '?').join(',')}) ORDER BY created_at, id`).all(...states)
+      : prepared(this.#db, "SELECT * FROM volumes WHERE state != 'deleted' ORDER BY created_at, id").all()) as VolumeRow[];
     return rows.map(toVolume);
   }
 
   /** Volumes of an instance that are attached or being attached/detached. */
   attachedTo(instanceId: string): VolumeResource[] {
-    return (this.#db.prepare("SELECT * FROM volumes WHERE instance_id = ? AND state = 'in-use' ORDER BY device_name").all(instanceId) as VolumeRow[]).map(toVolume);
+    return (prepared(this.#db, "SELECT * FROM volumes WHERE instance_id = ? AND state = 'in-use' ORDER BY device_name").all(instanceId) as VolumeRow[]).map(toVolume);
   }
 
   /** Volumes of an instance in state `deleted` (deleteOnTermination after terminate). */
   deletedWith(instanceId: string): string[] {
-    return (this.#db.prepare("SELECT id FROM volumes WHERE instance_id = ? AND state = 'deleted'").all(instanceId) as { id: string }[]).map((r) => r.id);
+    return (prepared(this.#db, "SELECT id FROM volumes WHERE instance_id = ? AND state = 'deleted'").all(instanceId) as { id: string }[]).map((r) => r.id);
   }
 
   /** Set the volume state. A volume being deleted leaves the record of the (terminated) instance it was last on. */
   setState(volumeId: string, state: VolumeStateName, reason: string | null = null): VolumeResource {
-    if (state === 'deleting') this.#db.prepare('UPDATE volumes SET instance_id = NULL, device_name = NULL, attach_state = NULL WHERE id = ?').run(volumeId);
-    this.#db.prepare('UPDATE volumes SET state = ?, state_reason = ? WHERE id = ?').run(state, reason, volumeId);
+    if (state === 'deleting') prepared(this.#db, 'UPDATE volumes SET instance_id = NULL, device_name = NULL, attach_state = NULL WHERE id = ?').run(volumeId);
+    prepared(this.#db, 'UPDATE volumes SET state = ?, state_reason = ? WHERE id = ?').run(state, reason, volumeId);
     return this.mustGet(volumeId);
   }
 
@@ -129,43 +129,43 @@ export class VolumeStore {
    * longer available (a concurrent attach or delete won).
    */
   beginAttach(volumeId: string, instanceId: string, device: string): boolean {
-    const r = this.#db.prepare(`UPDATE volumes SET state = 'in-use', instance_id = ?, device_name = ?, attach_state = 'attaching',
+    const r = prepared(this.#db, `UPDATE volumes SET state = 'in-use', instance_id = ?, device_name = ?, attach_state = 'attaching',
         attach_time = ?, delete_on_termination = 0, state_reason = NULL WHERE id = ? AND state = 'available'`)
       .run(instanceId, device, this.#now(), volumeId);
     return r.changes === 1;
   }
 
   setAttachState(volumeId: string, state: AttachStateName): VolumeResource {
-    this.#db.prepare('UPDATE volumes SET attach_state = ? WHERE id = ?').run(state, volumeId);
+    prepared(this.#db, 'UPDATE volumes SET attach_state = ? WHERE id = ?').run(state, volumeId);
     return this.mustGet(volumeId);
   }
 
   /** Detached (or the attach failed): available again, no instance. */
   release(volumeId: string, reason: string | null = null): VolumeResource {
-    this.#db.prepare(`UPDATE volumes SET state = 'available', instance_id = NULL, device_name = NULL, attach_state = NULL,
+    prepared(this.#db, `UPDATE volumes SET state = 'available', instance_id = NULL, device_name = NULL, attach_state = NULL,
         attach_time = NULL, delete_on_termination = 0, state_reason = ? WHERE id = ?`).run(reason, volumeId);
     return this.mustGet(volumeId);
   }
 
   /** Device names in use on an instance (attached or in transition). */
   devicesOf(instanceId: string): string[] {
-    return (this.#db.prepare("SELECT device_name FROM volumes WHERE instance_id = ? AND state = 'in-use'").all(instanceId) as { device_name: string | null }[])
+    return (prepared(this.#db, "SELECT device_name FROM volumes WHERE instance_id = ? AND state = 'in-use'").all(instanceId) as { device_name: string | null }[])
       .flatMap((r) => (r.device_name ? [r.device_name] : []));
   }
 
   insertSnapshot(s: { snapshotId: string; volumeId: string; sizeGiB: number; description: string }): SnapshotResource {
-    this.#db.prepare(`INSERT INTO snapshots (id, volume_id, size_gib, state, description, started_at) VALUES (?, ?, ?, 'pending', ?, ?)`)
+    prepared(this.#db, `INSERT INTO snapshots (id, volume_id, size_gib, state, description, started_at) VALUES (?, ?, ?, 'pending', ?, ?)`)
       .run(s.snapshotId, s.volumeId, s.sizeGiB, s.description, this.#now());
     return this.mustGetSnapshot(s.snapshotId);
   }
 
   finishSnapshot(snapshotId: string, state: 'completed' | 'error', reason: string | null = null): SnapshotResource {
-    this.#db.prepare('UPDATE snapshots SET state = ?, state_reason = ?, completed_at = ? WHERE id = ?').run(state, reason, this.#now(), snapshotId);
+    prepared(this.#db, 'UPDATE snapshots SET state = ?, state_reason = ?, completed_at = ? WHERE id = ?').run(state, reason, this.#now(), snapshotId);
     return this.mustGetSnapshot(snapshotId);
   }
 
   getSnapshot(snapshotId: string): SnapshotResource | undefined {
-    const r = this.#db.prepare('SELECT * FROM snapshots WHERE id = ?').get(snapshotId) as SnapshotRow | undefined;
+    const r = prepared(this.#db, 'SELECT * FROM snapshots WHERE id = ?').get(snapshotId) as SnapshotRow | undefined;
     return r && toSnapshot(r);
   }
 
@@ -177,12 +177,12 @@ export class VolumeStore {
 
   listSnapshots(volumeId?: string): SnapshotResource[] {
     const rows = (volumeId === undefined
-      ? this.#db.prepare('SELECT * FROM snapshots ORDER BY started_at, id').all()
-      : this.#db.prepare('SELECT * FROM snapshots WHERE volume_id = ? ORDER BY started_at, id').all(volumeId)) as SnapshotRow[];
+      ? prepared(this.#db, 'SELECT * FROM snapshots ORDER BY started_at, id').all()
+      : prepared(this.#db, 'SELECT * FROM snapshots WHERE volume_id = ? ORDER BY started_at, id').all(volumeId)) as SnapshotRow[];
     return rows.map(toSnapshot);
   }
 
   deleteSnapshot(snapshotId: string): void {
-    this.#db.prepare('DELETE FROM snapshots WHERE id = ?').run(snapshotId);
+    prepared(this.#db, 'DELETE FROM snapshots WHERE id = ?').run(snapshotId);
   }
 }

@@ -2,7 +2,7 @@
 // their rules, and which groups each instance is in. The tables are created here (IF NOT EXISTS, all prefixed vpc_)
 // so this module needs no slot in the shared migration list.
 import { randomBytes } from 'node:crypto';
-import type { Db } from '../state/db.ts';
+import { prepared, type Db } from '../state/db.ts';
 
 export interface EniRecord {
   instanceId: string;
@@ -96,20 +96,20 @@ export class VpcStore {
   // VPCs and subnets
 
   insertVpc(v: VpcRecord): void {
-    this.#db.prepare('INSERT INTO vpc_vpcs (id, cidr, vni, is_default, created_at) VALUES (?, ?, ?, ?, ?)').run(v.vpcId, v.cidrBlock, v.vni, v.isDefault ? 1 : 0, v.createTime);
+    prepared(this.#db, 'INSERT INTO vpc_vpcs (id, cidr, vni, is_default, created_at) VALUES (?, ?, ?, ?, ?)').run(v.vpcId, v.cidrBlock, v.vni, v.isDefault ? 1 : 0, v.createTime);
   }
 
   vpcs(): VpcRecord[] {
-    return (this.#db.prepare('SELECT * FROM vpc_vpcs ORDER BY vni').all() as { id: string; cidr: string; vni: number; is_default: number; created_at: string }[])
+    return (prepared(this.#db, 'SELECT * FROM vpc_vpcs ORDER BY vni').all() as { id: string; cidr: string; vni: number; is_default: number; created_at: string }[])
       .map((r) => ({ vpcId: r.id, cidrBlock: r.cidr, vni: r.vni, isDefault: r.is_default === 1, createTime: r.created_at }));
   }
 
   insertSubnet(s: SubnetRecord): void {
-    this.#db.prepare('INSERT INTO vpc_subnets (id, vpc_id, cidr, is_default, created_at) VALUES (?, ?, ?, ?, ?)').run(s.subnetId, s.vpcId, s.cidrBlock, s.isDefault ? 1 : 0, s.createTime);
+    prepared(this.#db, 'INSERT INTO vpc_subnets (id, vpc_id, cidr, is_default, created_at) VALUES (?, ?, ?, ?, ?)').run(s.subnetId, s.vpcId, s.cidrBlock, s.isDefault ? 1 : 0, s.createTime);
   }
 
   subnets(): SubnetRecord[] {
-    return (this.#db.prepare('SELECT * FROM vpc_subnets ORDER BY created_at, id').all() as { id: string; vpc_id: string; cidr: string; is_default: number; created_at: string }[])
+    return (prepared(this.#db, 'SELECT * FROM vpc_subnets ORDER BY created_at, id').all() as { id: string; vpc_id: string; cidr: string; is_default: number; created_at: string }[])
       .map((r) => ({ subnetId: r.id, vpcId: r.vpc_id, cidrBlock: r.cidr, isDefault: r.is_default === 1, createTime: r.created_at }));
   }
 
@@ -117,18 +117,18 @@ export class VpcStore {
 
   /** Private IPs in use (not released) in a subnet. */
   usedIps(subnetId: string): Set<string> {
-    const rows = this.#db.prepare('SELECT private_ip FROM vpc_enis WHERE subnet_id = ? AND released = 0').all(subnetId) as { private_ip: string }[];
+    const rows = prepared(this.#db, 'SELECT private_ip FROM vpc_enis WHERE subnet_id = ? AND released = 0').all(subnetId) as { private_ip: string }[];
     return new Set(rows.map((r) => r.private_ip));
   }
 
   macInUse(mac: string): boolean {
-    return this.#db.prepare('SELECT 1 FROM vpc_enis WHERE mac = ? AND released = 0').get(mac) !== undefined;
+    return prepared(this.#db, 'SELECT 1 FROM vpc_enis WHERE mac = ? AND released = 0').get(mac) !== undefined;
   }
 
   insertEni(e: Omit<EniRecord, 'released'>, groupIds: readonly string[]): void {
-    const ins = this.#db.prepare(`INSERT INTO vpc_enis (instance_id, eni_id, mac, private_ip, subnet_id, subnet_cidr, vpc_id, vni, released)
+    const ins = prepared(this.#db, `INSERT INTO vpc_enis (instance_id, eni_id, mac, private_ip, subnet_id, subnet_cidr, vpc_id, vni, released)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)`);
-    const grp = this.#db.prepare('INSERT INTO vpc_instance_groups (instance_id, group_id) VALUES (?, ?)');
+    const grp = prepared(this.#db, 'INSERT INTO vpc_instance_groups (instance_id, group_id) VALUES (?, ?)');
     this.#db.transaction(() => {
       ins.run(e.instanceId, e.eniId, e.macAddress, e.privateIp, e.subnetId, e.subnetCidr, e.vpcId, e.vni);
       for (const g of groupIds) grp.run(e.instanceId, g);
@@ -137,73 +137,73 @@ export class VpcStore {
 
   /** Give the address back (terminated), keeping the record for describe. */
   releaseEni(instanceId: string): boolean {
-    return this.#db.prepare('UPDATE vpc_enis SET released = 1 WHERE instance_id = ? AND released = 0').run(instanceId).changes > 0;
+    return prepared(this.#db, 'UPDATE vpc_enis SET released = 1 WHERE instance_id = ? AND released = 0').run(instanceId).changes > 0;
   }
 
   /** Forget an ENI entirely (a launch that never happened). */
   deleteEni(instanceId: string): void {
     this.#db.transaction(() => {
-      this.#db.prepare('DELETE FROM vpc_enis WHERE instance_id = ?').run(instanceId);
-      this.#db.prepare('DELETE FROM vpc_instance_groups WHERE instance_id = ?').run(instanceId);
+      prepared(this.#db, 'DELETE FROM vpc_enis WHERE instance_id = ?').run(instanceId);
+      prepared(this.#db, 'DELETE FROM vpc_instance_groups WHERE instance_id = ?').run(instanceId);
     })();
   }
 
   eni(instanceId: string): EniRecord | undefined {
-    const r = this.#db.prepare('SELECT * FROM vpc_enis WHERE instance_id = ?').get(instanceId) as EniRow | undefined;
+    const r = prepared(this.#db, 'SELECT * FROM vpc_enis WHERE instance_id = ?').get(instanceId) as EniRow | undefined;
     return r && eniOf(r);
   }
 
   liveEnis(): EniRecord[] {
-    return (this.#db.prepare('SELECT * FROM vpc_enis WHERE released = 0 ORDER BY private_ip').all() as EniRow[]).map(eniOf);
+    return (prepared(this.#db, 'SELECT * FROM vpc_enis WHERE released = 0 ORDER BY private_ip').all() as EniRow[]).map(eniOf);
   }
 
   groupsOf(instanceId: string): string[] {
-    return (this.#db.prepare('SELECT group_id FROM vpc_instance_groups WHERE instance_id = ? ORDER BY group_id').all(instanceId) as { group_id: string }[]).map((r) => r.group_id);
+    return (prepared(this.#db, 'SELECT group_id FROM vpc_instance_groups WHERE instance_id = ? ORDER BY group_id').all(instanceId) as { group_id: string }[]).map((r) => r.group_id);
   }
 
   /** Instances (with a live ENI) in a group. */
   liveMembers(groupId: string): string[] {
-    return (this.#db.prepare(`SELECT g.instance_id FROM vpc_instance_groups g JOIN vpc_enis e ON e.instance_id = g.instance_id
+    return (prepared(this.#db, `SELECT g.instance_id FROM vpc_instance_groups g JOIN vpc_enis e ON e.instance_id = g.instance_id
       WHERE g.group_id = ? AND e.released = 0`).all(groupId) as { instance_id: string }[]).map((r) => r.instance_id);
   }
 
   // Security groups
 
   insertGroup(g: GroupRecord): void {
-    this.#db.prepare('INSERT INTO vpc_security_groups (id, name, description, vpc_id, created_at) VALUES (?, ?, ?, ?, ?)')
+    prepared(this.#db, 'INSERT INTO vpc_security_groups (id, name, description, vpc_id, created_at) VALUES (?, ?, ?, ?, ?)')
       .run(g.groupId, g.groupName, g.description, g.vpcId, g.createTime);
   }
 
   group(groupId: string): GroupRecord | undefined {
-    const r = this.#db.prepare('SELECT * FROM vpc_security_groups WHERE id = ?').get(groupId) as GroupRow | undefined;
+    const r = prepared(this.#db, 'SELECT * FROM vpc_security_groups WHERE id = ?').get(groupId) as GroupRow | undefined;
     return r && groupOf(r);
   }
 
   groupByName(vpcId: string, name: string): GroupRecord | undefined {
-    const r = this.#db.prepare('SELECT * FROM vpc_security_groups WHERE vpc_id = ? AND name = ?').get(vpcId, name) as GroupRow | undefined;
+    const r = prepared(this.#db, 'SELECT * FROM vpc_security_groups WHERE vpc_id = ? AND name = ?').get(vpcId, name) as GroupRow | undefined;
     return r && groupOf(r);
   }
 
   groups(): GroupRecord[] {
-    return (this.#db.prepare('SELECT * FROM vpc_security_groups ORDER BY created_at, id').all() as GroupRow[]).map(groupOf);
+    return (prepared(this.#db, 'SELECT * FROM vpc_security_groups ORDER BY created_at, id').all() as GroupRow[]).map(groupOf);
   }
 
   deleteGroup(groupId: string): void {
-    this.#db.prepare('DELETE FROM vpc_security_groups WHERE id = ?').run(groupId);
+    prepared(this.#db, 'DELETE FROM vpc_security_groups WHERE id = ?').run(groupId);
   }
 
   /** Groups whose rules name `groupId` as their source/destination. */
   groupsReferencing(groupId: string): string[] {
-    return (this.#db.prepare('SELECT DISTINCT group_id FROM vpc_sg_rules WHERE source_group_id = ? AND group_id != ?').all(groupId, groupId) as { group_id: string }[]).map((r) => r.group_id);
+    return (prepared(this.#db, 'SELECT DISTINCT group_id FROM vpc_sg_rules WHERE source_group_id = ? AND group_id != ?').all(groupId, groupId) as { group_id: string }[]).map((r) => r.group_id);
   }
 
   rules(groupId: string): RuleRecord[] {
-    return (this.#db.prepare('SELECT * FROM vpc_sg_rules WHERE group_id = ? ORDER BY seq').all(groupId) as RuleRow[]).map(ruleOf);
+    return (prepared(this.#db, 'SELECT * FROM vpc_sg_rules WHERE group_id = ? ORDER BY seq').all(groupId) as RuleRow[]).map(ruleOf);
   }
 
   insertRules(rules: readonly RuleRecord[]): void {
-    const seq = this.#db.prepare('SELECT COALESCE(MAX(seq), 0) AS s FROM vpc_sg_rules');
-    const ins = this.#db.prepare(`INSERT INTO vpc_sg_rules (id, group_id, seq, direction, protocol, from_port, to_port, cidr, source_group_id, description)
+    const seq = prepared(this.#db, 'SELECT COALESCE(MAX(seq), 0) AS s FROM vpc_sg_rules');
+    const ins = prepared(this.#db, `INSERT INTO vpc_sg_rules (id, group_id, seq, direction, protocol, from_port, to_port, cidr, source_group_id, description)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.#db.transaction(() => {
       for (const r of rules) {
@@ -214,6 +214,6 @@ export class VpcStore {
   }
 
   deleteRule(groupId: string, ruleId: string): boolean {
-    return this.#db.prepare('DELETE FROM vpc_sg_rules WHERE group_id = ? AND id = ?').run(groupId, ruleId).changes > 0;
+    return prepared(this.#db, 'DELETE FROM vpc_sg_rules WHERE group_id = ? AND id = ?').run(groupId, ruleId).changes > 0;
   }
 }
