@@ -3,7 +3,7 @@
 import { FakeHost } from '../../helpers/fake-host.ts';
 import { viewOf } from '../../../src/devices/layout.ts';
 import { NvmeController, type NvmeControllerOptions } from '../../../src/devices/nvme/nvme.ts';
-import { AdminOpc, Cqe, DOORBELL_BASE, NvmeRegs, Sqe } from '../../../src/devices/nvme/regs.ts';
+import { AdminOpc, Cqe, DOORBELL_BASE, NvmeRegs, Sqe, writeSqe, type SqeFields } from '../../../src/devices/nvme/regs.ts';
 import type { BarRegion } from '../../../src/devices/contract.ts';
 import { MemBackendStandIn } from './mem-backend.ts';
 
@@ -14,20 +14,8 @@ export const IO_CQ_BASE = (qid: number): number => 0x300000 + qid * 0x10000;
 /** Data buffers for tests start here (page aligned). */
 export const DATA = 0x800000;
 
-export interface SqeInit {
-  opc: number;
-  cid?: number;
-  flags?: number;
-  nsid?: number;
-  prp1?: number;
-  prp2?: number;
-  cdw10?: number;
-  cdw11?: number;
-  cdw12?: number;
-  cdw13?: number;
-  cdw14?: number;
-  cdw15?: number;
-}
+/** An SQE as the tests write it: the host-side fields of src/devices/nvme/regs.ts, and a CID of their choosing. */
+export type SqeInit = SqeFields & { cid?: number };
 
 export interface CqeOut {
   dw0: number;
@@ -97,26 +85,7 @@ export class TestDriver {
     const sq = this.sqs.get(qid);
     if (sq === undefined) throw new Error(`test driver: no SQ ${qid}`);
     const cid = e.cid ?? (sq.nextCid++ & 0xffff);
-    const off = sq.base + sq.tail * Sqe.size;
-    const v = this.host.view;
-    const O = Sqe.offset;
-    this.host.mem.fill(0, off, off + Sqe.size);
-    v.setUint8(off + O.opc, e.opc);
-    v.setUint8(off + O.flags, e.flags ?? 0);
-    v.setUint16(off + O.cid, cid, true);
-    v.setUint32(off + O.nsid, e.nsid ?? 0, true);
-    const p1 = e.prp1 ?? 0;
-    const p2 = e.prp2 ?? 0;
-    v.setUint32(off + O.prp1, p1 >>> 0, true);
-    v.setUint32(off + O.prp1 + 4, Math.floor(p1 / 2 ** 32), true);
-    v.setUint32(off + O.prp2, p2 >>> 0, true);
-    v.setUint32(off + O.prp2 + 4, Math.floor(p2 / 2 ** 32), true);
-    v.setUint32(off + O.cdw10, (e.cdw10 ?? 0) >>> 0, true);
-    v.setUint32(off + O.cdw11, (e.cdw11 ?? 0) >>> 0, true);
-    v.setUint32(off + O.cdw12, (e.cdw12 ?? 0) >>> 0, true);
-    v.setUint32(off + O.cdw13, (e.cdw13 ?? 0) >>> 0, true);
-    v.setUint32(off + O.cdw14, (e.cdw14 ?? 0) >>> 0, true);
-    v.setUint32(off + O.cdw15, (e.cdw15 ?? 0) >>> 0, true);
+    writeSqe(this.host.view, sq.base + sq.tail * Sqe.size, cid, e);
     sq.tail = (sq.tail + 1) % sq.size;
     return cid;
   }

@@ -9,22 +9,11 @@
 //         ^sqHead     ^sqTail                 ^cqHead     ^ first stale entry: stop here
 //   (sqHead comes from CQE.SQHD)              after the last slot, head wraps to 0 and the expected phase flips
 import { Cqe, Sqe, STATUS } from './regs.ts';
-import { writeSqe } from '../../../devices/nvme/regs.ts';
+import { writeSqe, type SqeFields } from '../../../devices/nvme/regs.ts';
 import type { DmaBuffer } from '../page-alloc.ts';
 
-/** A command as the driver builds it; unset dwords are 0. */
-export interface NvmeCommand {
-  opc: number;
-  nsid?: number;
-  prp1?: number;
-  prp2?: number;
-  cdw10?: number;
-  cdw11?: number;
-  cdw12?: number;
-  cdw13?: number;
-  cdw14?: number;
-  cdw15?: number;
-}
+/** A command as the driver builds it (the host-side SQE fields of regs.ts); unset dwords are 0. */
+export type NvmeCommand = SqeFields;
 
 export interface NvmeCompletion {
   readonly dw0: number;
