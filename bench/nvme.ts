@@ -2,11 +2,10 @@
 // (bench/lib/nvme-rig.ts) on both transports — 4 KiB random read/write at qd 1 and 32 (IOPS, p50/p99), 128 KiB
 // sequential read/write (GiB/s and card CPU per GiB/s), the guest shell's fio, and fio on the same backing file.
 import { execFile } from 'node:child_process';
-import { mkdtemp, open, rm } from 'node:fs/promises';
-import { randomFillSync } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runIo, startRig, type Rig, type Transport } from './lib/nvme-rig.ts';
+import { filledVolume, runIo, startRig, type Rig, type Transport } from './lib/nvme-rig.ts';
 import { fromRuns, repeat, type BenchContext, type BenchRecord } from './lib/record.ts';
 import type { Limits } from './limits.ts';
 
@@ -47,10 +46,7 @@ export async function runNvme(ctx: BenchContext, limits: Limits): Promise<BenchR
   const file = join(dir, 'vol.img');
   try {
     // A filled backing file (no holes), shared by both transports and by host fio.
-    const fh = await open(file, 'w');
-    const fill = new Uint8Array(1 << 20);
-    for (let off = 0; off < VOLUME; off += fill.length) { randomFillSync(fill); await fh.write(fill, 0, fill.length, off); }
-    await fh.close();
+    await filledVolume(file, VOLUME);
 
     const ms = ctx.runMs;
     for (const transport of ['shm', 'socket'] as const satisfies readonly Transport[]) {

@@ -1,11 +1,10 @@
 // Batching and pushing (docs/labs/batch-and-push.md): NVMe 4 KiB random read at queue depth 1 and 32 over the socket
 // link, with descriptor push (DOORBELL_PUSH, vendor feature C0h) off/on and interrupt coalescing (Feature 08h) off/on:
 // IOPS, p50/p99, and interrupts per I/O and SQ DMA reads per I/O from the card's queue statistics log (C0h).
-import { randomFillSync } from 'node:crypto';
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runIo, startRig, type Rig } from './lib/nvme-rig.ts';
+import { filledVolume, runIo, startRig, type Rig } from './lib/nvme-rig.ts';
 import { fromRuns, repeat, type BenchContext, type BenchRecord } from './lib/record.ts';
 
 const VOLUME = 64 << 20;
@@ -30,10 +29,7 @@ export async function runPush(ctx: BenchContext): Promise<BenchRecord[]> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-push-'));
   const file = join(dir, 'vol.img');
   try {
-    const fh = await open(file, 'w');
-    const fill = new Uint8Array(1 << 20);
-    for (let off = 0; off < VOLUME; off += fill.length) { randomFillSync(fill); await fh.write(fill, 0, fill.length, off); }
-    await fh.close();
+    await filledVolume(file, VOLUME);
     ctx.progress('push: starting card (socket) and guest driver');
     const rig = await startRig({ transport: 'socket', backend: 'file', path: file, sizeBytes: VOLUME, dir });
     try {

@@ -2,6 +2,8 @@
 // child process over a Unix socket) and, in this thread, the host end as a pCPU worker has it — RootComplex +
 // VmPlatform + the guest kernel's NVMe driver — so I/O goes driver → doorbell → link → controller → DMA → MSI-X.
 import { fork, type ChildProcess } from 'node:child_process';
+import { randomFillSync } from 'node:crypto';
+import { open } from 'node:fs/promises';
 import type { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { startTsWorker } from '../../src/common/ts-worker.ts';
@@ -14,6 +16,17 @@ import { bootGuest, type GuestKernel } from '../../src/host/guest/kernel.ts';
 import type { BlockDevice } from '../../src/host/guest/block.ts';
 import type { CardRigConfig } from './nvme-card.ts';
 import { LatencyLog, percentile } from '../../src/host/guest/commands/fio-job.ts';
+
+/** A backing file of `bytes` filled with random data (no holes, so reads hit real blocks), for the NVMe benchmarks. */
+export async function filledVolume(path: string, bytes: number): Promise<void> {
+  const fh = await open(path, 'w');
+  try {
+    const fill = new Uint8Array(1 << 20);
+    for (let off = 0; off < bytes; off += fill.length) { randomFillSync(fill); await fh.write(fill, 0, fill.length, off); }
+  } finally {
+    await fh.close();
+  }
+}
 
 export type Transport = 'shm' | 'socket';
 const FN = 1;
