@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { fromRuns, median, type BenchContext, type BenchRecord } from './lib/record.ts';
+import { stopChild } from '../src/common/stop-child.ts';
 
 const BIN = fileURLToPath(new URL('../bin/nitrolab.js', import.meta.url));
 const GUEST_MEM_MIB = 4;
@@ -35,13 +36,7 @@ export async function startUp(args: string[], nodeArgs: string[] = []): Promise<
   return {
     url, proc, dataDir,
     async stop() {
-      if (proc.exitCode === null) {
-        const gone = new Promise((r) => proc.once('exit', r));
-        proc.kill('SIGTERM');
-        const t = setTimeout(() => proc.kill('SIGKILL'), 15_000);
-        await gone;
-        clearTimeout(t);
-      }
+      await stopChild(proc, 15_000);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -9,6 +9,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { intFlag, oneOf, parse } from './args.ts';
+import { stopChild } from '../common/stop-child.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/nitrolab.js', import.meta.url));
 
@@ -114,13 +115,7 @@ async function startUp(mode: 'offload' | 'legacy', o: CompareOptions): Promise<U
 }
 
 async function stopUp(up: Up): Promise<void> {
-  if (up.proc.exitCode === null) {
-    const exited = new Promise((r) => up.proc.once('exit', r));
-    up.proc.kill('SIGTERM');
-    const t = setTimeout(() => up.proc.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(t);
-  }
+  await stopChild(up.proc, 10_000);
   rmSync(up.dataDir, { recursive: true, force: true });
 }
 

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { intFlag, oneOf, parse, UsageError } from './args.ts';
+import { stopChild } from '../common/stop-child.ts';
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 
@@ -180,13 +181,7 @@ export async function runSoak(argv: string[]): Promise<number> {
     if (values.json !== undefined) writeFileSync(values.json, JSON.stringify(report, null, 2) + '\n');
     return report.errors === 0 && report.rssPlateau.ok ? 0 : 1;
   } finally {
-    if (up.exitCode === null) {
-      const exited = new Promise((r) => up.once('exit', r));
-      up.kill('SIGTERM');
-      const k = setTimeout(() => up.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(k);
-    }
+    await stopChild(up, 15_000);
     rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { prettyFactory } from 'pino-pretty';
 import type { Logger } from '../common/log.ts';
+import { stopChild } from '../common/stop-child.ts';
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 const KEEP_LINES = 20;
@@ -62,13 +63,7 @@ export function spawnNitrolab(name: string, args: string[], log: Logger, opts: {
     ready,
     exited,
     lastLines: () => [...lines],
-    async stop(timeoutMs = 5000) {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      proc.kill('SIGTERM');
-      const t = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
-      await exited;
-      clearTimeout(t);
-    },
+    stop: (timeoutMs = 5000) => stopChild(proc, timeoutMs),
   };
 }
 

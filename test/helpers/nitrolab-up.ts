@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { stopChild } from '../../src/common/stop-child.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/nitrolab.js', import.meta.url));
 
@@ -44,13 +45,7 @@ export async function startNitrolab(args: string[] = [], timeoutMs = 60_000): Pr
     proc,
     output: () => out,
     async stop() {
-      if (proc.exitCode === null) {
-        const exited = new Promise((r) => proc.once('exit', r));
-        proc.kill('SIGTERM');
-        const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-        await exited;
-        clearTimeout(t);
-      }
+      await stopChild(proc, 10_000);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stopChild } from '../../../src/common/stop-child.ts';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -108,13 +109,7 @@ export async function startLabUp(upBlock: string, timeoutMs = 90_000): Promise<L
   proc.stdout?.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-200_000); });
   proc.stderr?.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-200_000); });
   const stop = async () => {
-    if (proc.exitCode === null && proc.signalCode === null) {
-      const exited = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(t);
-    }
+    await stopChild(proc, 10_000);
     rmSync(dataDir, { recursive: true, force: true });
   };
   try {
