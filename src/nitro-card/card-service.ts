@@ -10,12 +10,11 @@ import { CardError, type CardApi } from './mgmt-api.ts';
 import { CardInstance, type LaunchRequest } from './instances.ts';
 import { createEduFunction, createNvmeFunction, createVirtioNetFunction, type CardFunction, type FunctionFabric } from './functions.ts';
 import { VpcDataplane } from './vpc/dataplane.ts';
-import type { Eni } from './vpc/eni.ts';
+import { LegacyFunctions } from './legacy-functions.ts';
 import type { CardMetrics } from './metrics.ts';
-import type { PciFunction } from '../devices/pcie/pci-function.ts';
 import type { NvmeController } from '../devices/nvme/index.ts';
 import type { DeviceContext } from '../devices/contract.ts';
-import { EbsVolumes, EBS_HOTPLUG_NN, exportUrlFor } from './ebs/volumes.ts';
+import { EbsVolumes, EBS_HOTPLUG_NN } from './ebs/volumes.ts';
 import { holdsCapacity, InstanceLifecycle, type StopOptions } from './lifecycle.ts';
 import { DEFAULT_SHUTDOWN_GRACE_MS } from '../host/guest-shutdown.ts';
 import { InstanceJournal, type InstanceRecord, type JournalFunction } from './instance-journal.ts';
@@ -61,8 +60,8 @@ export class CardService implements CardApi {
   private hypervisorReady: Promise<HypervisorChannel>;
   private resolveHypervisor!: (h: HypervisorChannel) => void;
   private nextFn = 1;
-  /** Legacy mode: the ENIs whose virtio-net model runs in the hypervisor, by function number (their NIC ports). */
-  private readonly legacyNics = new Map<number, Eni>();
+  /** Legacy mode: the card's records of the functions whose models the hypervisor runs. */
+  private readonly legacy: LegacyFunctions;
   /** Instance records that survive a card crash (instance-journal.ts); restore() and reconcile() use them. */
   private readonly journal: InstanceJournal;
   private readonly consoleCheckpoints: ConsoleCheckpoints;
@@ -81,6 +80,10 @@ export class CardService implements CardApi {
   constructor(private readonly opts: CardServiceOptions, private readonly fabric: FunctionFabric) {
     this.hypervisorReady = new Promise((r) => (this.resolveHypervisor = r));
     this.vpc = new VpcDataplane({ hostId: opts.hostId, log: opts.log.child({ component: 'vpc' }) });
+    this.legacy = new LegacyFunctions({
+      dataDir: opts.dataDir, blockstore: opts.blockstore, metrics: opts.metrics, vpc: this.vpc,
+      command: (req) => this.command(req), netFrame: (fn, frame) => this.hypervisor?.netFrame?.(fn, frame) === true,
+    });
     this.ebs = new EbsVolumes({ dataDir: opts.dataDir, blockstore: opts.blockstore, log: opts.log, metrics: opts.metrics });
     mkdirSync(join(opts.dataDir, 'volumes'), { recursive: true });
     this.journal = new InstanceJournal(opts.dataDir, opts.log.child({ component: 'journal' }));
@@ -177,7 +180,7 @@ export class CardService implements CardApi {
     try {
       for (const vol of req.volumes) {
         const fn = this.nextFn++;
-        fns.push(this.opts.mode === 'legacy' ? await this.legacyNvme(fn, vol, log) : await this.nvmeFunction(req.instanceId, vol, fn, fns.length === 0, log));
+        fns.push(this.opts.mode === 'legacy' ? await this.legacy.nvme(fn, vol, log, true) : await this.nvmeFunction(req.instanceId, vol, fn, fns.length === 0, log));
       }
       if (req.network) fns.push(await this.createEni(req.instanceId, req.network, log));
       for (const _ of req.devices ?? []) fns.push(createEduFunction(this.fabric, { fn: this.nextFn++, log, metrics: this.opts.metrics }));
@@ -277,7 +280,7 @@ export class CardService implements CardApi {
       if (jf.kind !== 'nvme-ebs') { log.warn({ event: 'restore-kind-unsupported', fn: jf.fn, kind: jf.kind }, `fn ${jf.fn} (${jf.kind}) is not re-created after a card restart`); continue; }
       const vol = rec.req.volumes.find((v) => v.volumeId === jf.volumeId);
       if (!vol) { log.error({ event: 'restore-volume-missing', fn: jf.fn, volumeId: jf.volumeId }, `fn ${jf.fn}: volume ${jf.volumeId} is not in the launch record`); continue; }
-      fns.push(this.opts.mode === 'legacy' ? await this.legacyNvme(jf.fn, vol, log, false) : await this.nvmeFunction(rec.req.instanceId, vol, jf.fn, fns.length === 0, log));
+      fns.push(this.opts.mode === 'legacy' ? await this.legacy.nvme(jf.fn, vol, log, false) : await this.nvmeFunction(rec.req.instanceId, vol, jf.fn, fns.length === 0, log));
     }
   }
 
@@ -290,42 +293,9 @@ export class CardService implements CardApi {
     });
   }
 
-  /** Legacy mode (docs/ARCHITECTURE.md §10): the hypervisor creates and runs this volume's NVMe model, over the
-   *  volume's export on the block store (the same data the card would reach), or without a block store over the
-   *  volume's file in this card's data dir; the card still numbers, assigns, maps and closes the function. */
-  private async legacyNvme(fn: number, vol: LaunchRequest['volumes'][number], log: Logger, create = true): Promise<CardFunction> {
-    const limits = vol as { iops?: number | undefined; throughputMiBps?: number | undefined };
-    // After a card restart (create = false) the hypervisor still runs the model: only the card's record comes back.
-    if (create) await this.command({
-      op: 'create-device', fn, device: {
-        kind: 'nvme', personality: 'ebs', volumeId: vol.volumeId, deviceName: vol.deviceName, sizeBytes: vol.sizeBytes,
-        path: join(this.opts.dataDir, 'volumes', `${vol.volumeId}.img`),
-        ...(this.opts.blockstore !== undefined ? { url: exportUrlFor(this.opts.blockstore, vol.volumeId) } : {}),
-        ...(limits.iops !== undefined ? { iops: limits.iops } : {}),
-        ...(limits.throughputMiBps !== undefined ? { throughputMiBps: limits.throughputMiBps } : {}),
-      },
-    });
-    log.info({ event: 'legacy-function', fn, volumeId: vol.volumeId }, `fn ${fn}: NVMe for ${vol.volumeId} emulated by the hypervisor (legacy mode)`);
-    return this.hypervisorOwned(fn, 'nvme-ebs', vol.volumeId);
-  }
-
-  /** The card's record of a function whose model the hypervisor runs (legacy mode): no PCI function here — the
-   *  hypervisor resets it when the VM goes down — and closing it asks the hypervisor to destroy the model. */
-  private hypervisorOwned(fn: number, kind: CardFunction['kind'], volumeId?: string, onClose: () => void = () => {}): CardFunction {
-    return {
-      fn, kind, ...(volumeId !== undefined ? { volumeId } : {}),
-      pci: { reset() {} } as unknown as PciFunction,
-      close: async () => { onClose(); await this.command({ op: 'destroy-device', fn }).catch(() => {}); },
-    };
-  }
-
-  /** Legacy mode: a NET_FRAME from the hypervisor's virtio-net model of `fn` enters the VPC data plane from its ENI,
-   *  exactly as a frame from the card's own virtio-net function would. False: `fn` is no legacy NIC. */
+  /** Legacy mode: a NET_FRAME from the hypervisor's virtio-net model of `fn` (legacy-functions.ts). */
   netFromHost(fn: number, frame: Uint8Array): boolean {
-    const eni = this.legacyNics.get(fn);
-    if (eni === undefined) return false;
-    this.vpc.fromGuest(eni, frame.slice()); // the link reuses its receive buffer
-    return true;
+    return this.legacy.netFromHost(fn, frame);
   }
 
   /** Telemetry (telemetry.ts): the hypervisor's stats reply, and the NVMe controllers running on this card. */
@@ -345,15 +315,13 @@ export class CardService implements CardApi {
     const eni = this.vpc.addEni({ ...network, instanceId }, (frame) => deliver(frame));
     if (this.opts.mode === 'legacy') {
       try {
-        if (create) await this.command({ op: 'create-device', fn, device: { kind: 'virtio-net', eniId: network.eniId, mac: network.macAddress } });
+        const nic = await this.legacy.nic(fn, eni, network, log, create);
+        deliver = nic.deliver;
+        return nic.fn;
       } catch (e) {
         this.vpc.removeEni(network.eniId);
         throw e;
       }
-      this.legacyNics.set(fn, eni);
-      deliver = (frame) => { if (this.hypervisor?.netFrame?.(fn, frame) !== true) this.opts.metrics.inc('legacy.net.frames_dropped'); };
-      log.info({ event: 'legacy-function', fn, eniId: network.eniId }, `fn ${fn}: virtio-net for ${network.eniId} emulated by the hypervisor (legacy mode)`);
-      return this.hypervisorOwned(fn, 'virtio-net', undefined, () => { this.legacyNics.delete(fn); this.vpc.removeEni(network.eniId); });
     }
     try {
       const f = createVirtioNetFunction(this.fabric, {
